@@ -1,0 +1,115 @@
+"""The one interface every tracker adapter implements.
+
+Kept small on purpose (cf. Lightning's ``fabric/loggers/logger.py``): start a run, log params,
+metrics and artifacts, finish, and read back what the tool actually stored. Optional features a
+tool lacks raise :class:`Unsupported`, so coverage is measured instead of silently no-op'd.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, ClassVar
+
+
+class Unsupported(Exception):
+    """The tool has no such feature (in this scenario)."""
+
+
+class HostedOnly(Exception):
+    """The feature lives in the tool's hosted service, which an offline run cannot reach."""
+
+    def __init__(self, message: str, docs_url: str) -> None:
+        super().__init__(message)
+        self.docs_url = docs_url
+
+
+@dataclass
+class AdapterSettings:
+    """Where and how an adapter runs; built by the harness, never read from the environment."""
+
+    storage_dir: Path
+    scenario: str = "default"
+    profile: str = "lean"  # "lean": tool extras off; "defaults": the tool as it comes
+    system_metrics: bool = False  # forced on by the monitoring probe, whatever the profile
+
+
+@dataclass
+class StoredRun:
+    """What a tool kept, as read from its own storage (never from the adapter's memory)."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)  # name -> sha256 of stored bytes
+    system_metrics: dict[str, int] = field(default_factory=dict)  # series -> number of points
+    datasets: list[tuple[str, str]] = field(default_factory=list)  # (name, version digest)
+    notes: list[str] = field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    """Checksum used on both sides of the fidelity check."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class TrackerAdapter(abc.ABC):
+    """One tracker, one module (``adapters/<tool>.py``); the SDK is imported inside methods."""
+
+    name: ClassVar[str]
+    distribution: ClassVar[str | None] = None  # PyPI name, for the version without importing
+    scenarios: ClassVar[tuple[str, ...]] = ("default",)
+    # Where the tool's access control lives when it is not in the local store (docs link).
+    hosted_auth_docs: ClassVar[str | None] = None
+
+    def __init__(self, settings: AdapterSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def version(cls) -> str | None:
+        """Installed version of the tool, read from package metadata (no SDK import)."""
+        if cls.distribution is None:
+            return None
+        try:
+            return metadata.version(cls.distribution)
+        except metadata.PackageNotFoundError:
+            return None
+
+    def import_sdk(self) -> None:
+        """Import the SDK; the harness times this call. ImportError marks the tool unavailable."""
+
+    @abc.abstractmethod
+    def start_run(self, name: str, config: Mapping[str, Any]) -> None:
+        """Open a run; ``config`` is logged as the run's parameters by the workload, not here."""
+
+    @abc.abstractmethod
+    def log_params(self, params: Mapping[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None: ...
+
+    @abc.abstractmethod
+    def log_artifact(self, path: Path, name: str) -> None:
+        """Store the file at ``path`` under the flat name ``name``."""
+
+    @abc.abstractmethod
+    def finish(self) -> dict[str, str]:
+        """Close the run, flush everything; return a JSON-able reference for :meth:`read_back`."""
+
+    @abc.abstractmethod
+    def read_back(self, ref: Mapping[str, str]) -> StoredRun:
+        """Read the run ``ref`` from the tool's storage, in a fresh process."""
+
+    def log_dataset(self, path: Path, name: str) -> None:
+        """Record a version of a dataset file (data-versioning probe)."""
+        raise Unsupported(f"{self.name} has no dataset-versioning call")
