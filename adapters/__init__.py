@@ -1,5 +1,7 @@
 """Registry of tracker adapters: name -> module, loaded lazily so a broken tool breaks nothing else.
 
+A tool may also be named ``module:Class`` (an adapter of your own, importable from the cwd).
+
 ``none`` is the baseline (no tracker at all: the workload's calls stop at the harness's ledger);
 ``null`` is the floor (an adapter that accepts every call and does nothing).
 """
@@ -32,9 +34,15 @@ def load(name: str) -> type[TrackerAdapter] | None:
     """The adapter class for ``name`` (None for the baseline). Never imports the tool's SDK."""
     if name == BASELINE:
         return None
-    try:
-        target = _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown tool {name!r}; known: {', '.join(tool_names())}") from None
+    target = name if ":" in name else _REGISTRY.get(name)
+    if target is None:
+        raise KeyError(f"unknown tool {name!r}; known: {', '.join(tool_names())}, "
+                       "or an adapter of your own as module:Class")
     module_name, _, class_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise KeyError(f"cannot load adapter {target!r}: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, TrackerAdapter)):
+        raise KeyError(f"{target!r} is not a TrackerAdapter subclass")
+    return cls

@@ -85,8 +85,9 @@ class TrackerAdapter(abc.ABC):
         except metadata.PackageNotFoundError:
             return None
 
+    @abc.abstractmethod
     def import_sdk(self) -> None:
-        """Import the SDK; the harness times this call. ImportError marks the tool unavailable."""
+        """Import the SDK; the harness times this call. Any error marks the tool unavailable."""
 
     @abc.abstractmethod
     def start_run(self, name: str, config: Mapping[str, Any]) -> None:

@@ -13,6 +13,9 @@ class NullAdapter(TrackerAdapter):
     name = "null"
     stores_data = False
 
+    def import_sdk(self) -> None:
+        pass
+
     def start_run(self, name: str, config: Mapping[str, Any]) -> None:
         pass
 

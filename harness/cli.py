@@ -1,0 +1,97 @@
+"""``trackbench run | report | list``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+import adapters
+from harness import options, report, results, runner, workloads
+
+DEFAULT_OUT = Path("reports/latest")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    try:
+        plan = options.plan_from(vars(args))
+        runner.matrix(runner.with_reference_tools(plan.tools), plan.scenarios)
+        if ":" in plan.workload:
+            workloads.resolve(plan.workload)  # fail now, not once per cell
+    except (ValueError, ImportError) as exc:
+        print(f"trackbench: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    results_path = out / "results.json"
+    print(f"trackbench: tools {', '.join(runner.with_reference_tools(plan.tools))}; workload "
+          f"{plan.workload}; profile {plan.profile}; {plan.repeats} repeat(s); "
+          f"results -> {results_path}", file=sys.stderr)
+    try:
+        data = runner.execute(plan, results_path,
+                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print(f"trackbench: interrupted; cells finished so far are in {results_path}",
+              file=sys.stderr)
+        return 130
+    path = report.write(data, out)
+    print(f"trackbench: report written to {path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    data = results.load(Path(args.results))
+    out = Path(args.out) if args.out else Path(args.results).parent
+    path = report.write(data, out)
+    print(f"trackbench: report written to {path}", file=sys.stderr)
+    return 0
+
+
+def _installed(distribution: str | None, module: str) -> str:
+    if distribution is None:
+        return "built in"
+    return "installed" if importlib.util.find_spec(module) else "NOT installed"
+
+
+def _cmd_list(_: argparse.Namespace) -> int:
+    print(f"{'tool':<10} {'scenarios':<24} {'version':<14} status")
+    for name in adapters.tool_names():
+        cls = adapters.load(name)
+        if cls is None:
+            print(f"{name:<10} {'baseline':<24} {'-':<14} built in (no tracker: the baseline)")
+            continue
+        version = cls.version() or "-"
+        status = "built in" if cls.distribution is None else (
+            f"installed {version}" if cls.version() else "NOT installed (reported as unavailable)")
+        print(f"{name:<10} {', '.join(cls.scenarios):<24} {version:<14} {status}")
+    print(f"\nworkloads: {', '.join(workloads.BUILTIN)}, or module:function")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trackbench",
+        description="Measure ML experiment trackers on one real workload: overhead, fidelity, "
+                    "feature coverage.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the comparison and write results.json + REPORT.md")
+    options.add_to(run.add_argument)
+    run.add_argument("--out", default=str(DEFAULT_OUT),
+                     help=f"output directory (default: {DEFAULT_OUT})")
+    run.set_defaults(func=_cmd_run)
+    rep = sub.add_parser("report", help="regenerate REPORT.md from a results.json")
+    rep.add_argument("results", help="path to results.json")
+    rep.add_argument("--out", help="output directory (default: beside results.json)")
+    rep.set_defaults(func=_cmd_report)
+    lst = sub.add_parser("list", help="tools, scenarios, and whether each is installed")
+    lst.set_defaults(func=_cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

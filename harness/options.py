@@ -1,0 +1,94 @@
+"""Run options, defined once for the CLI and for ``pytest --benchmark``.
+
+Cf. pytest-benchmark's ``add_display_options``. The CLI spells an option ``--tools``; pytest
+spells it ``--trackbench-tools``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import adapters
+from harness.runner import Plan
+
+
+def csv_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def key_values(pairs: Iterable[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values parsed as JSON when they parse (``3``, ``0.1``, ``true``)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected key=value, got {pair!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    help: str
+    default: Any
+    type: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    action: str | None = None  # "append" or "store_true"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("tools", "comma-separated trackers (the none baseline and null floor always run)",
+           ",".join(adapters.DEFAULT_TOOLS), csv_list),
+    Option("scenarios", "comma-separated scenarios (e.g. mlflow:sqlite) or 'all'; default: "
+           "each tool's first", None, csv_list),
+    Option("profile", "lean: tool extras off, like for like; defaults: tools as they come",
+           "lean", str, ("lean", "defaults")),
+    Option("repeats", "measured repeats per cell", 3, int),
+    Option("workload", "digits, synthetic, or your own module:function", "digits"),
+    Option("workload-config", "key=value passed to the workload (repeatable)", [], str,
+           action="append"),
+    Option("timeout", "seconds before a cell is killed and recorded as timed out", 300.0, float),
+    Option("no-probes", "skip the coverage probes", False, action="store_true"),
+)
+
+
+def add_to(add: Callable[..., Any], prefix: str = "") -> None:
+    """Register every option with an argparse-like ``add_argument``/``addoption`` callable."""
+    for opt in OPTIONS:
+        kwargs: dict[str, Any] = {"help": opt.help, "dest": f"{prefix}{opt.name}".replace("-", "_")}
+        if opt.action == "store_true":
+            kwargs.update(action="store_true", default=False)
+        else:
+            kwargs.update(default=opt.default, type=opt.type)
+            if opt.action:
+                kwargs.update(action=opt.action, default=[])
+            if opt.choices:
+                kwargs["choices"] = opt.choices
+        add(f"--{prefix.replace('_', '-')}{opt.name}", **kwargs)
+
+
+def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
+    """A Plan from parsed option values (argparse namespace vars or pytest getoption)."""
+
+    def get(name: str) -> Any:
+        return values[f"{prefix}{name}".replace("-", "_")]
+
+    if get("repeats") < 1:
+        raise ValueError("--repeats must be at least 1")
+    return Plan(
+        tools=get("tools"),
+        scenarios=get("scenarios"),
+        profile=get("profile"),
+        repeats=get("repeats"),
+        workload=get("workload"),
+        workload_config=key_values(get("workload-config")),
+        timeout_s=get("timeout"),
+        probes=not get("no-probes"),
+    )

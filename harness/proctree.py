@@ -1,0 +1,138 @@
+"""Run a command and measure its whole process tree: CPU seconds, peak RSS, leftovers.
+
+CPU comes from ``wait4`` on the worker, which includes every descendant the tree reaped (the
+worker makes itself a child subreaper, so detached helpers are reaped into it too), plus the last
+sampled CPU of any process still alive in the worker's session when the worker exits. Peak RSS is
+the largest sum of RSS over the tree seen by a sampler (every ``interval`` seconds), or the largest
+single process's high-water mark from ``wait4``, whichever is larger. Processes left behind are
+recorded by name and stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+
+@dataclass
+class TreeStats:
+    returncode: int | None
+    timed_out: bool
+    wall_s: float
+    cpu_s: float
+    peak_rss_bytes: int
+    max_processes: int
+    ended_at: float  # time.time() when the worker was reaped
+    leftovers: list[str] = field(default_factory=list)
+
+
+def _session_members(sid: int) -> list[psutil.Process]:
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != sid and os.getsid(proc.pid) == sid:
+                members.append(proc)
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue
+    return members
+
+
+def _stop(procs: Sequence[psutil.Process], grace_s: float = 3.0) -> None:
+    """SIGTERM, then SIGKILL whatever is still alive after the grace period."""
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace_s)
+
+
+def run_monitored(
+    cmd: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    log_path: Path,
+    timeout_s: float,
+    interval_s: float = 0.1,
+) -> TreeStats:
+    """Run ``cmd`` in its own session; sample its tree until it exits or times out."""
+    start, start_wall = time.perf_counter(), time.time()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            list(cmd), env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    root = psutil.Process(proc.pid)
+    # A thread blocks in wait4 so the exit is seen at once, not at the next sample.
+    reaped: dict[str, Any] = {}
+    done = threading.Event()
+
+    def reap() -> None:
+        _, reaped["status"], reaped["usage"] = os.wait4(proc.pid, 0)
+        reaped["at"] = time.time()
+        done.set()
+
+    threading.Thread(target=reap, daemon=True).start()
+    last_cpu: dict[int, float] = {}
+    peak_rss, max_procs, timed_out = 0, 1, False
+    try:
+        while not done.is_set():
+            if time.perf_counter() - start > timeout_s:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                done.wait()
+                break
+            try:
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                tree = []
+            rss = 0
+            for member in tree:
+                try:
+                    with member.oneshot():
+                        times = member.cpu_times()
+                        rss += member.memory_info().rss
+                    last_cpu[member.pid] = times.user + times.system
+                except psutil.Error:
+                    continue
+            peak_rss = max(peak_rss, rss)
+            max_procs = max(max_procs, len(tree))
+            done.wait(interval_s)
+    except BaseException:
+        _stop([root, *_session_members(proc.pid)])
+        raise
+    status, usage, ended_at = reaped["status"], reaped["usage"], reaped["at"]
+    wall = ended_at - start_wall
+    proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting again
+    leftovers = _session_members(proc.pid)
+    extra_cpu = sum(last_cpu.get(p.pid, 0.0) for p in leftovers)
+    names = []
+    for p in leftovers:
+        try:
+            names.append(f"{p.name()} (pid {p.pid})")
+        except psutil.Error:
+            continue
+    _stop(leftovers)
+    return TreeStats(
+        returncode=None if timed_out else proc.returncode,
+        timed_out=timed_out,
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime + extra_cpu,
+        peak_rss_bytes=max(peak_rss, usage.ru_maxrss * 1024),
+        max_processes=max_procs,
+        ended_at=ended_at,
+        leftovers=names,
+    )

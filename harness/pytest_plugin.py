@@ -1,0 +1,104 @@
+"""``pytest --benchmark``: the comparative tracker benchmarks, through pytest-benchmark.
+
+Plain ``pytest`` runs the test suite and deselects the benchmarks; ``pytest --benchmark`` runs
+only the benchmarks (one per tool, same workload), each round a fresh worker process timed by
+pytest-benchmark, and writes results.json + REPORT.md from the same records the CLI would write.
+pytest-benchmark's own flags (``--benchmark-save``, ``--benchmark-compare``, ...) keep working.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import options, report, results, runner
+
+MARK = "benchmark_cell"
+RECORDS = pytest.StashKey[list[dict[str, Any]]]()
+PREFIX = "trackbench_"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("trackbench")
+    group.addoption("--benchmark", action="store_true", default=False,
+                    help="run the comparative tracker benchmarks (pytest-benchmark underneath) "
+                         "instead of the test suite")
+    options.add_to(group.addoption, prefix=PREFIX)
+    group.addoption("--trackbench-out", default="reports/benchmark",
+                    help="where --benchmark writes results.json and REPORT.md")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARK}: comparative benchmark, run by pytest --benchmark")
+    config.stash[RECORDS] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    benchmarking = config.getoption("benchmark")
+    keep, drop = [], []
+    for item in items:
+        (keep if (MARK in item.keywords) == benchmarking else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def plan_of(config: pytest.Config) -> runner.Plan:
+    values = {name: config.getoption(name) for name in vars(config.option)
+              if name.startswith(PREFIX)}
+    return options.plan_from(values, prefix=PREFIX)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "bench_cell" in metafunc.fixturenames:
+        plan = plan_of(metafunc.config)
+        pairs = runner.matrix(runner.with_reference_tools(plan.tools), plan.scenarios)
+        metafunc.parametrize("bench_cell", [runner.Cell(t, s) for t, s in pairs],
+                             ids=[f"{t}:{s}" for t, s in pairs])
+
+
+@pytest.fixture(scope="session")
+def bench_plan(request: pytest.FixtureRequest) -> runner.Plan:
+    return plan_of(request.config)
+
+
+@pytest.fixture(scope="session")
+def bench_tmp(bench_plan: runner.Plan) -> Any:
+    """Cells' temporary root, after one unrecorded warm-up baseline cell (disk caches)."""
+    with tempfile.TemporaryDirectory(prefix="trackbench-bench-") as tmp:
+        runner.run_cell(runner.Cell(runner.adapters.BASELINE, "baseline", -1), bench_plan,
+                        Path(tmp))
+        yield Path(tmp)
+
+
+@pytest.fixture
+def bench_records(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    """Cell records collected for the session's report."""
+    return request.config.stash[RECORDS]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    records = config.stash.get(RECORDS, [])
+    if not config.getoption("benchmark") or not records:
+        return
+    plan = plan_of(config)
+    tools = runner.with_reference_tools(plan.tools)
+    data = results.new_results(
+        {"tools": tools, "scenarios": sorted({f"{r['tool']}:{r['scenario']}" for r in records}),
+         "profile": plan.profile, "repeats": plan.repeats, "workload": plan.workload,
+         "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
+         "probes": False, "argv": ["pytest", "--benchmark"]},
+        {r["tool"]: r.get("tool_version") for r in records},
+    )
+    data["cells"] = records
+    runner.baseline_overheads(data["cells"])
+    out = Path(config.getoption("trackbench_out"))
+    results.save(data, out / "results.json")
+    path = report.write(data, out)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"trackbench: benchmark report written to {path}")

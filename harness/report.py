@@ -1,0 +1,343 @@
+"""REPORT.md from results.json, and nothing else: every figure here is regenerated from the file.
+
+Medians are shown with their spread (min-max over repeats); stability warnings follow pyperf's
+``format_checks`` (spread >= 10% of the median, fewer than 3 samples).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness import charts
+from harness.fidelity import kept_fraction
+
+UNSTABLE_SPREAD = 0.10
+MIN_SAMPLES = 3
+NEPTUNE_NOTE = (
+    "Neptune's hosted service was shut down on 2026-03-05 after its acquisition; its offline "
+    "mode still works (neptune 1.x), but the offline data measured here has nowhere to sync to."
+)
+COVERAGE_MARK = {"verified": "verified", "absent": "absent",
+                 "not testable offline": "not testable offline", "error": "error"}
+
+
+def fmt_s(value: float | None) -> str:
+    if value is None:
+        return "-"
+    magnitude = abs(value)
+    if magnitude < 1e-3:
+        return f"{value * 1e6:.0f} µs"
+    if magnitude < 1:
+        return f"{value * 1e3:.1f} ms"
+    return f"{value:.2f} s"
+
+
+def fmt_bytes(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(value) >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:.0f} B"
+
+
+def _values(cells: Iterable[Mapping[str, Any]], get: Callable[[Mapping[str, Any]], Any]) -> list:
+    out = []
+    for cell in cells:
+        try:
+            value = get(cell)
+        except (KeyError, TypeError):
+            continue
+        if value is not None:
+            out.append(value)
+    return out
+
+
+def spread(values: list[float], fmt: Callable[[float | None], str]) -> str:
+    """``median (min-max)``; a lone value is shown bare."""
+    if not values:
+        return "-"
+    mid = statistics.median(values)
+    if len(values) == 1:
+        return fmt(mid)
+    return f"{fmt(mid)} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def _groups(results: Mapping[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for cell in results["cells"]:
+        groups.setdefault((cell["tool"], cell["scenario"]), []).append(cell)
+    return groups
+
+
+def _ok(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for c in cells if c["status"] == "ok"]
+
+
+def _status(cells: list[dict[str, Any]]) -> str:
+    statuses = sorted({c["status"] for c in cells})
+    if statuses == ["ok"]:
+        return "ok"
+    counts = ", ".join(f"{sum(c['status'] == s for c in cells)} {s}" for s in statuses)
+    return counts
+
+
+def _fidelity_summary(cells: list[dict[str, Any]]) -> str:
+    fractions = _values(_ok(cells), lambda c: kept_fraction(c["fidelity"] or {}))
+    if not fractions:
+        return "n/a (stores nothing)" if _ok(cells) else "n/a"
+    worst = min(fractions)
+    return f"{100 * worst:.1f}%" if worst < 1 else "100%"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(x).replace("|", "\\|") for x in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _label(tool: str, scenario: str) -> str:
+    return f"{tool}:{scenario}"
+
+
+def _summary(results: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for (tool, scenario), cells in _groups(results).items():
+        ok = _ok(cells)
+        cov = cells[0].get("coverage") or {}
+        cov_text = ", ".join(f"{k}: {v['status']}" for k, v in cov.items()) or "-"
+        rows.append([
+            _label(tool, scenario), cells[0].get("tool_version") or "-", _status(cells),
+            spread(_values(ok, lambda c: c["overhead_s"]), fmt_s),
+            spread(_values(ok, lambda c: c["overhead_pct"]), lambda v: f"{v:+.0f}%"),
+            spread(_values(ok, lambda c: c["blocked_s"]), fmt_s),
+            _fidelity_summary(cells), cov_text,
+        ])
+    return _table(["tool:scenario", "version", "status", "overhead vs none", "overhead %",
+                   "blocked in log calls", "fidelity (worst repeat)", "coverage"], rows)
+
+
+def _overhead(results: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for (tool, scenario), cells in _groups(results).items():
+        ok = _ok(cells)
+        if not ok:
+            continue
+        metric_calls = lambda key: (lambda c: c["calls"]["metrics"][key])  # noqa: E731
+        rows.append([
+            _label(tool, scenario), str(len(ok)),
+            spread(_values(ok, lambda c: c["import_s"]), fmt_s),
+            spread(_values(ok, lambda c: c["init_s"]), fmt_s),
+            spread(_values(ok, lambda c: c["blocked_s"]), fmt_s),
+            spread(_values(ok, metric_calls("p50_s")), fmt_s),
+            spread(_values(ok, metric_calls("p99_s")), fmt_s),
+            spread(_values(ok, lambda c: c["finish_s"]), fmt_s),
+            spread(_values(ok, lambda c: c["exit_s"]), fmt_s),
+            spread(_values(ok, lambda c: c["e2e_s"]), fmt_s),
+            spread(_values(ok, lambda c: c["cpu_s"]), lambda v: f"{v:.2f} s"),
+            spread(_values(ok, lambda c: c["peak_rss_bytes"]), fmt_bytes),
+            spread(_values(ok, lambda c: c["disk_bytes"]), fmt_bytes),
+            str(max(_values(ok, lambda c: c["max_processes"]), default="-")),
+        ])
+    return _table(["tool:scenario", "n", "import", "init", "blocked in log calls",
+                   "log_metrics p50", "log_metrics p99", "finish", "interpreter exit",
+                   "end to end", "CPU (process tree)", "peak RSS (tree)", "disk",
+                   "max processes"], rows)
+
+
+def _fidelity(results: Mapping[str, Any]) -> list[str]:
+    rows, details = [], []
+    for (tool, scenario), cells in _groups(results).items():
+        measured = [c for c in _ok(cells) if c.get("fidelity")]
+        if not measured:
+            continue
+        worst = min(measured, key=lambda c: kept_fraction(c["fidelity"]) or 0.0)
+        fid = worst["fidelity"]
+        cols = [f"{fid[k]['kept']}/{fid[k]['logged']}" for k in ("params", "points", "artifacts")]
+        lost = sum(fid[k]["missing"] + fid[k]["altered"] for k in fid)
+        typed = fid["params"].get("type_changed", 0)
+        rows.append([_label(tool, scenario), *cols,
+                     "nothing" if not lost else f"{lost} values",
+                     f"{typed} params" if typed else "-"])
+        examples = [f"{k}: {e}" for k in fid for e in fid[k]["examples"]]
+        if examples:
+            details.append(f"- **{_label(tool, scenario)}** (repeat {worst['repeat'] + 1}): "
+                           + "; ".join(examples))
+    out = _table(["tool:scenario", "params kept", "metric points kept", "artifacts kept",
+                  "lost or altered", "type changed (kept as text)"], rows)
+    if details:
+        out += ["What differed (first examples; `extra` = stored but never logged):", "",
+                *details, ""]
+    return out
+
+
+def _coverage(results: Mapping[str, Any]) -> list[str]:
+    probes = results.get("probes") or []
+    if not probes:
+        return ["Coverage probes were not run (`--no-probes`).", ""]
+    features = sorted({f for p in probes for f in (p.get("coverage") or {})})
+    rows = []
+    for probe in probes:
+        cov = probe.get("coverage") or {}
+        if not cov:
+            rows.append([_label(probe["tool"], probe["scenario"]),
+                         *[f"{probe['status']}: {probe.get('error') or ''}"] * len(features)])
+            continue
+        cells = []
+        for feature in features:
+            entry = cov.get(feature, {"status": "-", "evidence": ""})
+            docs = f" ([docs]({entry['docs']}))" if entry.get("docs") else ""
+            cells.append(f"**{entry['status']}**: {entry['evidence']}{docs}")
+        rows.append([_label(probe["tool"], probe["scenario"]), *cells])
+    return _table(["tool:scenario", *features], rows)
+
+
+def _problems(results: Mapping[str, Any]) -> list[str]:
+    lines = []
+    seen: set[tuple[str, str, str]] = set()
+    for cell in [*results.get("probes", []), *results["cells"]]:
+        if cell["status"] == "ok":
+            continue
+        key = (cell["tool"], cell["status"], str(cell.get("error")))
+        if key in seen:
+            continue
+        seen.add(key)
+        lines.append(f"- **{_label(cell['tool'], cell['scenario'])}** {cell['status']}: "
+                     f"{cell.get('error')}")
+    for cell in results["cells"]:
+        if cell.get("leftover_processes"):
+            lines.append(f"- {_label(cell['tool'], cell['scenario'])} left processes running "
+                         f"after exit (stopped by the harness): "
+                         f"{', '.join(cell['leftover_processes'])}")
+        if cell.get("call_error_count"):
+            lines.append(f"- {_label(cell['tool'], cell['scenario'])} raised on "
+                         f"{cell['call_error_count']} log calls: "
+                         f"{'; '.join(cell['call_errors'][:3])}")
+    return (lines + [""]) if lines else ["None.", ""]
+
+
+def _stability(results: Mapping[str, Any]) -> list[str]:
+    warnings = []
+    for (tool, scenario), cells in _groups(results).items():
+        values = _values(_ok(cells), lambda c: c["e2e_s"])
+        if not values:
+            continue
+        if len(values) < MIN_SAMPLES:
+            warnings.append(f"- {_label(tool, scenario)}: only {len(values)} sample(s); "
+                            f"use --repeats {MIN_SAMPLES} or more for a usable median.")
+            continue
+        mid = statistics.median(values)
+        width = (max(values) - min(values)) / mid if mid else 0.0
+        if width >= UNSTABLE_SPREAD:
+            warnings.append(f"- {_label(tool, scenario)}: end-to-end spread is "
+                            f"{100 * width:.0f}% of the median (>= {100 * UNSTABLE_SPREAD:.0f}%): "
+                            "unstable; compare with care.")
+    return (warnings + [""]) if warnings else ["All end-to-end medians have a spread under "
+                                               f"{100 * UNSTABLE_SPREAD:.0f}% of the median.", ""]
+
+
+def _notes(results: Mapping[str, Any]) -> list[str]:
+    lines = []
+    tools = {c["tool"] for c in results["cells"]}
+    if "neptune" in tools:
+        lines.append(f"- {NEPTUNE_NOTE}")
+    seen: set[str] = set()
+    for cell in results["cells"]:
+        for note in cell.get("notes") or []:
+            text = f"- {cell['tool']}: {note}"
+            if text not in seen:
+                seen.add(text)
+                lines.append(text)
+    return (lines + [""]) if lines else []
+
+
+def _environment(results: Mapping[str, Any]) -> list[str]:
+    machine = results["machine"]
+    inv = results["invocation"]
+    rows = [
+        ["trackbench", results.get("trackbench_version", "-")],
+        ["created", results.get("created", "-")],
+        ["platform", machine["platform"]],
+        ["python", f"{machine['python']} ({machine['python_implementation']})"],
+        ["cpu", f"{machine['cpu_model']}, {machine['cpu_logical']} logical cores"],
+        ["memory", fmt_bytes(machine["memory_bytes"])],
+        ["load average at start", ", ".join(f"{x:.2f}" for x in machine["load_avg_at_start"])],
+        ["workload", f"{inv['workload']} {inv.get('workload_config') or ''}".strip()],
+        ["profile", inv["profile"]],
+        ["repeats", str(inv["repeats"])],
+        *[[f"{tool} version", version or "not installed"]
+          for tool, version in results["tools"].items() if tool not in ("none", "null")],
+    ]
+    return _table(["", ""], rows)
+
+
+METHOD = """\
+- Each cell (tool x scenario x repeat) runs in a fresh Python process with its own temporary
+  directory, HOME, XDG config/cache/data dirs and TMPDIR; tool variables (`WANDB_*`,
+  `MLFLOW_*`, `NEPTUNE_*`, `COMET_*`, ...) are removed from its environment. Cells are
+  interleaved across tools (A B C A B C ...). All tools run offline or on local storage.
+- The workload module (and its imports, e.g. numpy and scikit-learn) is imported before the
+  tracker's SDK, so *import* is the SDK's own marginal cost. *init* is starting a run; *blocked
+  in log calls* is the time the workload spent inside the tracker's `log_*` calls (timed with
+  `perf_counter_ns` around each call; ledger and checksum work are outside the timed region);
+  *finish* is closing the run (flushing); *interpreter exit* is from the worker's last line
+  to the process being reaped (atexit hooks of the tool run here); *end to end* = import + init +
+  workload + finish.
+- *Overhead vs none* is a cell's end-to-end time minus the `none` baseline's (the same workload
+  with no tracker) in the same repeat of the same invocation; shown as the median over repeats
+  with min–max. `null` is an adapter that does nothing: the harness's own floor.
+- *CPU (process tree)* is user+system time of the worker and every descendant it reaped
+  (`wait4`; the worker is a child subreaper, so detached helpers such as `wandb-core` are
+  reaped into it), plus processes still alive at exit at their last sample. *Peak RSS (tree)*
+  is the largest sum of RSS over the tree, sampled every 100 ms. *Disk* is the bytes the tool
+  wrote in its storage directory and the cell's HOME.
+- *Fidelity*: the harness records every value the workload hands over (the ledger); a second
+  fresh process, holding no credentials, reads back what the tool stored, from the tool's own
+  storage. Params match if equal (or equal as text: stored as a string); metric points match on
+  (key, step) with the value bit for bit; artifacts match on name and SHA-256.
+- *Coverage*: one probe run per tool logs for 6 s with the tool's system metrics switched on and
+  logs two versions of a dataset; the verdict comes from what the read-back found.
+"""
+
+
+def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
+    """The whole report as markdown; charts (PNG) are written to ``chart_dir`` when given."""
+    inv = results["invocation"]
+    lines = [
+        "# trackbench report",
+        "",
+        f"Workload `{inv['workload']}`, profile **{inv['profile']}** "
+        + ("(each tool's extras such as git/code/console capture and system metrics off, so core "
+           "logging is compared like for like)" if inv["profile"] == "lean"
+           else "(each tool as it comes out of the box, offline)")
+        + f", {inv['repeats']} repeat(s), generated from `results.json` of {results['created']}.",
+        "",
+        "## Summary",
+        "",
+        *_summary(results),
+    ]
+    if chart_dir is not None and (chart := charts.overhead_chart(results, chart_dir)):
+        lines += [f"![End-to-end time per tool]({chart.name})", ""]
+    lines += [
+        "## Overhead", "", "Median (min–max) over repeats.", "", *_overhead(results),
+        "## Fidelity", "", "Worst repeat shown: logged → read back from the tool's storage.", "",
+        *_fidelity(results),
+        "## Coverage", "", *_coverage(results),
+        "## Failures and findings", "", *_problems(results),
+        "## Stability", "", *_stability(results),
+    ]
+    notes = _notes(results)
+    if notes:
+        lines += ["## Notes", "", *notes]
+    lines += ["## Environment", "", *_environment(results), "## How it was measured", "", METHOD]
+    return "\n".join(lines)
+
+
+def write(results: Mapping[str, Any], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "REPORT.md"
+    path.write_text(render(results, out_dir))
+    return path

@@ -1,0 +1,94 @@
+"""The results file: versioned, machine info and tool versions at the top (cf. pyperf's bench
+files, pytest-benchmark's JSON).
+
+Schema history:
+  1 - first version: invocation, machine, tools, cells[] (one per tool x scenario x repeat),
+      probes[] (coverage probe runs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+SCHEMA_VERSION = 1
+
+
+def trackbench_version() -> str:
+    try:
+        return metadata.version("trackbench")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    """What a reader needs to judge whether two results files are comparable."""
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "cpu_model": _cpu_model(),
+        "cpu_logical": psutil.cpu_count(logical=True),
+        "cpu_physical": psutil.cpu_count(logical=False),
+        "memory_bytes": psutil.virtual_memory().total,
+        "load_avg_at_start": list(os.getloadavg()),
+    }
+
+
+def new_results(invocation: Mapping[str, Any], tools: Mapping[str, str | None]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "trackbench_version": trackbench_version(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "invocation": dict(invocation),
+        "machine": machine_info(),
+        "tools": dict(tools),  # tool -> installed version (None: not installed)
+        "probes": [],
+        "cells": [],
+    }
+
+
+def save(results: Mapping[str, Any], path: Path) -> None:
+    """Write atomically, so an interrupted run never leaves a truncated file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a results file, refusing ones this version cannot render."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SystemExit(f"trackbench: no results file at {path}") from None
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"trackbench: {path} is not valid JSON ({exc})") from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise SystemExit(
+            f"trackbench: {path} has schema_version {version!r}; this trackbench reads "
+            f"{SCHEMA_VERSION}"
+        )
+    return data

@@ -1,0 +1,299 @@
+"""The manager: plans cells (tool x scenario x repeat), runs each in a fresh isolated worker
+process, reads back, checks fidelity, and writes results.json after every cell.
+
+Cells are interleaved across tools (A B C A B C ...) so machine drift hits every tool alike. The
+``none`` baseline and the ``null`` floor always run in the same invocation, so overheads are
+differences measured side by side, never against a number from another day.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import adapters
+from adapters.base import StoredRun
+from harness import coverage, fidelity, results
+from harness.proctree import run_monitored
+from harness.tracker import Ledger
+
+# Tool settings in the user's environment must not leak into a cell (no real API keys, no
+# online mode): variables with these prefixes are removed.
+STRIPPED_ENV_PREFIXES = ("WANDB_", "MLFLOW_", "NEPTUNE_", "COMET_", "AWS_", "AIM_", "CLEARML_")
+ALWAYS = (adapters.BASELINE, "null")
+
+
+@dataclass
+class Plan:
+    tools: list[str]
+    scenarios: list[str] | None = None  # None: each tool's first scenario; ["all"]: every one
+    profile: str = "lean"
+    repeats: int = 3
+    workload: str = "digits"
+    workload_config: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 300.0
+    probes: bool = True
+
+
+@dataclass(frozen=True)
+class Cell:
+    tool: str
+    scenario: str
+    repeat: int = 0
+    mode: str = "log"  # "log" (measured) or "probe" (coverage)
+
+    @property
+    def label(self) -> str:
+        return f"{self.tool}:{self.scenario}"
+
+
+def with_reference_tools(tools: Iterable[str]) -> list[str]:
+    """The requested tools, preceded by the baseline and the floor."""
+    requested = [t for t in tools if t not in ALWAYS]
+    return [*ALWAYS, *requested]
+
+
+def matrix(tools: Iterable[str], scenarios: list[str] | None) -> list[tuple[str, str]]:
+    """(tool, scenario) pairs to run; unknown tools or scenarios raise ValueError."""
+    pairs: list[tuple[str, str]] = []
+    wanted = set(scenarios or [])
+    matched: set[str] = set()
+    for tool in tools:
+        try:
+            cls = adapters.load(tool)
+        except KeyError as exc:
+            raise ValueError(str(exc).strip("'\"")) from None
+        available = cls.scenarios if cls is not None else ("baseline",)
+        if not scenarios or tool in ALWAYS:
+            chosen = available[:1]
+        elif "all" in wanted:
+            chosen = available
+        else:
+            chosen = tuple(s for s in available if s in wanted or f"{tool}:{s}" in wanted)
+            matched.update(s for s in wanted if s in available or s.partition(":")[2] in available)
+        pairs.extend((tool, s) for s in chosen)
+    unknown = wanted - matched - {"all"}
+    if scenarios and unknown:
+        raise ValueError(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    return pairs
+
+
+def cell_env(cell_dir: Path) -> dict[str, str]:
+    """A private HOME, caches and temp dir per cell; tool settings from the user's env removed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED_ENV_PREFIXES)}
+    dirs = {
+        "HOME": "home",
+        "XDG_CONFIG_HOME": "home/.config",
+        "XDG_CACHE_HOME": "home/.cache",
+        "XDG_DATA_HOME": "home/.local/share",
+        "XDG_STATE_HOME": "home/.local/state",
+        "TMPDIR": "tmp",
+        "MPLCONFIGDIR": "home/.config/matplotlib",
+    }
+    for var, rel in dirs.items():
+        path = cell_dir / rel
+        path.mkdir(parents=True, exist_ok=True)
+        env[var] = str(path)
+    # The worker must import this very harness, and the user's workload module from their cwd.
+    harness_root = str(Path(__file__).resolve().parent.parent)
+    paths = [harness_root, os.getcwd(), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    return env
+
+
+def disk_bytes(*roots: Path) -> int:
+    total = 0
+    for root in roots:
+        for dirpath, _, files in os.walk(root):
+            for name in files:
+                try:
+                    total += os.lstat(os.path.join(dirpath, name)).st_size
+                except OSError:
+                    continue
+    return total
+
+
+def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
+            env: dict[str, str]) -> tuple[dict[str, Any], Any]:
+    """Run one worker process; return its JSON result (or a failure record) and tree stats."""
+    spec_path = cell_dir / f"{name}.spec.json"
+    result_path = cell_dir / f"{name}.result.json"
+    spec = {**spec, "result_path": str(result_path)}
+    spec_path.write_text(json.dumps(spec))
+    log_path = cell_dir / f"{name}.log"
+    stats = run_monitored(
+        [sys.executable, "-m", "harness.worker", str(spec_path)],
+        env=env, cwd=Path(spec["storage_dir"]), log_path=log_path, timeout_s=timeout_s,
+    )
+    if stats.timed_out:
+        return {"status": "timeout", "error": f"no result after {timeout_s:.0f} s"}, stats
+    try:
+        out = json.loads(result_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        tail = log_path.read_text(errors="replace")[-800:] if log_path.exists() else ""
+        out = {"status": "failed",
+               "error": f"worker exited with code {stats.returncode} and no result: {tail}"}
+    return out, stats
+
+
+class CellRun:
+    """One cell's private directories and its two worker processes: log (measured), read back."""
+
+    def __init__(self, cell: Cell, plan: Plan, tmp_root: Path) -> None:
+        self.cls = adapters.load(cell.tool)
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{cell.tool}-{cell.scenario}-", dir=tmp_root))
+        self.storage, self.workdir = self.dir / "store", self.dir / "scratch"
+        self.storage.mkdir()
+        self.workdir.mkdir()
+        self.env = cell_env(self.dir)
+        self.timeout_s = plan.timeout_s
+        self.probing = cell.mode == "probe"
+        self.spec = {
+            "mode": cell.mode, "tool": cell.tool, "scenario": cell.scenario,
+            "profile": plan.profile, "system_metrics": self.probing,
+            "storage_dir": str(self.storage), "workdir": str(self.workdir),
+            "workload": coverage.PROBE_WORKLOAD if self.probing else plan.workload,
+            "workload_config": {} if self.probing else plan.workload_config,
+            "run_name": f"trackbench-{cell.tool}-{cell.scenario}-{cell.repeat}",
+        }
+        self.record: dict[str, Any] = {
+            "tool": cell.tool, "tool_version": self.cls.version() if self.cls else None,
+            "scenario": cell.scenario, "profile": plan.profile, "repeat": cell.repeat,
+            "mode": cell.mode, "read_back": None, "fidelity": None,
+        }
+        self._log: dict[str, Any] = {}
+
+    def log(self) -> None:
+        """The measured part: a fresh process imports, logs, finishes and exits."""
+        log, stats = _worker(self.spec, self.dir, "log", self.timeout_s, self.env)
+        self._log = log
+        rec = self.record
+        rec.update(status=log.get("status"), error=log.get("error"))
+        rec.update({k: log.get(k) for k in (
+            "import_s", "init_s", "workload_s", "finish_s", "e2e_s", "blocked_s", "calls",
+            "call_errors", "call_error_count", "dataset_probe")})
+        written = log.get("result_written_at")
+        rec.update(
+            process_wall_s=stats.wall_s,
+            exit_s=stats.ended_at - written if written else None,
+            cpu_s=stats.cpu_s, peak_rss_bytes=stats.peak_rss_bytes,
+            max_processes=stats.max_processes, leftover_processes=stats.leftovers,
+            disk_bytes=disk_bytes(self.storage, self.dir / "home") if self.cls else 0,
+            logged=Ledger.from_json(log["ledger"]).counts() if "ledger" in log else None,
+        )
+
+    def read(self) -> None:
+        """A second fresh process reads back what the tool stored; fidelity and coverage."""
+        # Only the tool's own storage may answer the read-back: the workload's files are gone.
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        rec, log = self.record, self._log
+        if rec["status"] != "ok" or not getattr(self.cls, "stores_data", self.cls is not None):
+            return
+        spec = {**self.spec, "mode": "read", "ref": log["ref"]}
+        read, _ = _worker(spec, self.dir, "read", self.timeout_s, self.env)
+        rec["read_s"] = read.get("read_s")
+        if read.get("status") == "ok":
+            stored = StoredRun(**read["stored"])
+            rec["read_back"] = {
+                "params": len(stored.params),
+                "points": sum(len(v) for v in stored.metrics.values()),
+                "artifacts": len(stored.artifacts),
+            }
+            rec["fidelity"] = fidelity.compare(Ledger.from_json(log["ledger"]), stored)
+            rec["notes"] = stored.notes
+        else:
+            rec["status"] = "failed"
+            rec["error"] = f"read-back {read.get('status')}: {read.get('error')}"
+        if self.probing:
+            rec["coverage"] = coverage.verdicts(log, read, self.cls.hosted_auth_docs)
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_cell(cell: Cell, plan: Plan, tmp_root: Path) -> dict[str, Any]:
+    """Log in one fresh process, read back in another; one results record."""
+    run = CellRun(cell, plan, tmp_root)
+    try:
+        run.log()
+        run.read()
+    finally:
+        run.close()
+    return run.record
+
+
+def baseline_overheads(cells: list[dict[str, Any]]) -> None:
+    """overhead_s: a cell's e2e minus the baseline's e2e in the same repeat (same invocation)."""
+    base = {c["repeat"]: c["e2e_s"] for c in cells
+            if c["tool"] == adapters.BASELINE and c["status"] == "ok"}
+    for c in cells:
+        ref = base.get(c["repeat"])
+        ok = c["status"] == "ok" and ref is not None and c.get("e2e_s") is not None
+        c["overhead_s"] = c["e2e_s"] - ref if ok else None
+        c["overhead_pct"] = 100.0 * c["overhead_s"] / ref if ok and ref else None
+
+
+def _fmt_eta(seconds: float) -> str:
+    return time.strftime("%M:%S", time.gmtime(max(0.0, seconds)))
+
+
+def execute(plan: Plan, results_path: Path,
+            progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run every cell of ``plan``; results.json is rewritten after each one."""
+    tools = with_reference_tools(plan.tools)
+    pairs = matrix(tools, plan.scenarios)
+    versions = {t: (c.version() if (c := adapters.load(t)) else None) for t in tools}
+    invocation = {
+        "tools": tools, "scenarios": [f"{t}:{s}" for t, s in pairs], "profile": plan.profile,
+        "repeats": plan.repeats, "workload": plan.workload,
+        "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
+        "probes": plan.probes, "argv": sys.argv,
+    }
+    data = results.new_results(invocation, versions)
+    probe_cells = [Cell(t, s, 0, "probe") for t, s in pairs if t not in ALWAYS and plan.probes]
+    cells = probe_cells + [Cell(t, s, r) for r in range(plan.repeats) for t, s in pairs]
+    unavailable: dict[str, str] = {}
+    coverage_by_label: dict[str, dict[str, Any]] = {}
+    tmp_root = Path(tempfile.mkdtemp(prefix="trackbench-"))
+    started = time.perf_counter()
+    try:
+        progress("warm-up: one unrecorded baseline cell (disk caches, interpreter start-up)")
+        run_cell(Cell(adapters.BASELINE, "baseline", -1), plan, tmp_root)
+        for index, cell in enumerate(cells, 1):
+            if cell.tool in unavailable:
+                record = {"tool": cell.tool, "tool_version": versions.get(cell.tool),
+                          "scenario": cell.scenario, "profile": plan.profile,
+                          "repeat": cell.repeat, "mode": cell.mode,
+                          "status": "unavailable", "error": unavailable[cell.tool]}
+            else:
+                record = run_cell(cell, plan, tmp_root)
+            if record["status"] == "unavailable":
+                unavailable[cell.tool] = record["error"]
+            if cell.mode == "probe":
+                coverage_by_label[cell.label] = record.get("coverage") or {}
+                data["probes"].append(record)
+            else:
+                record["coverage"] = coverage_by_label.get(cell.label, {})
+                data["cells"].append(record)
+            baseline_overheads(data["cells"])
+            results.save(data, results_path)
+            elapsed = time.perf_counter() - started
+            eta = elapsed / index * (len(cells) - index)
+            what = "probe" if cell.mode == "probe" else f"repeat {cell.repeat + 1}/{plan.repeats}"
+            detail = record["status"]
+            if record.get("error") and record["status"] != "ok":
+                detail += f": {str(record['error'])[:90]}"
+            progress(f"[{index:>3}/{len(cells)}] {cell.label:<22} {what:<13} {detail}"
+                     f"  (elapsed {_fmt_eta(elapsed)}, eta {_fmt_eta(eta)})")
+    finally:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+    return data
+

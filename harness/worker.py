@@ -1,0 +1,164 @@
+"""One cell, in a fresh process: ``python -m harness.worker SPEC.json``.
+
+Like pyperf's worker, it talks JSON back to the manager (the runner) through a result file, so
+whatever the tool prints on stdout cannot corrupt it. Modes:
+
+- ``log``: import the SDK, start a run, run the workload through the Tracker facade, finish; the
+  timings and the ledger go back to the runner.
+- ``probe``: the same, on the coverage-probe workload, with system metrics forced on and two
+  versions of a dataset logged.
+- ``read``: in another fresh process, read back what the tool stored (nothing of the logging
+  process's memory survives), holding no credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import adapters
+from adapters.base import AdapterSettings, HostedOnly, TrackerAdapter, Unsupported
+from harness import workloads
+from harness.tracker import Tracker
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper() -> None:
+    """Orphaned helper processes re-parent to us, so their CPU is reaped into our rusage."""
+    # Off Linux this fails quietly: detached helpers are then counted by the runner's sampler.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _reap_exited_children() -> None:
+    """Collect zombies of exited helpers so their CPU time reaches the runner's wait4."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _call_stats(samples_ns: list[int]) -> dict[str, float | int]:
+    if not samples_ns:
+        return {"n": 0, "total_s": 0.0, "p50_s": None, "p99_s": None}
+    ordered = sorted(samples_ns)
+
+    def pct(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] / 1e9
+
+    return {"n": len(ordered), "total_s": sum(ordered) / 1e9, "p50_s": pct(0.5), "p99_s": pct(0.99)}
+
+
+def _settings(spec: dict[str, Any]) -> AdapterSettings:
+    return AdapterSettings(
+        storage_dir=Path(spec["storage_dir"]),
+        scenario=spec["scenario"],
+        profile=spec["profile"],
+        system_metrics=bool(spec.get("system_metrics", False)),
+    )
+
+
+def _dataset_probe(adapter: TrackerAdapter, workdir: Path) -> dict[str, Any]:
+    """Log two versions of one dataset file; the read-back decides whether they are told apart."""
+    path = workdir / "dataset.csv"
+    try:
+        for version in (1, 2):
+            path.write_text("x,y\n" + "".join(f"{i},{i * version}\n" for i in range(100)))
+            adapter.log_dataset(path, "probe-dataset")
+    except HostedOnly as exc:
+        return {"outcome": "hosted", "message": str(exc), "docs": exc.docs_url}
+    except Unsupported as exc:
+        return {"outcome": "unsupported", "message": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - the probe reports whatever the tool raised
+        return {"outcome": "error", "message": f"{type(exc).__name__}: {exc}"}
+    return {"outcome": "logged", "message": "two versions logged"}
+
+
+def run_log(spec: dict[str, Any]) -> dict[str, Any]:
+    """Import, init, workload, finish: each timed; the ledger travels back with the timings."""
+    workload = workloads.resolve(spec["workload"])  # its own imports are not the tool's cost
+    adapter_cls = adapters.load(spec["tool"])
+    workdir = Path(spec["workdir"])
+    result: dict[str, Any] = {"status": "ok", "error": None}
+    start = time.perf_counter()
+    adapter = None
+    if adapter_cls is not None:
+        adapter = adapter_cls(_settings(spec))
+        try:
+            adapter.import_sdk()
+        except Exception as exc:  # noqa: BLE001 - a broken install is a finding, not a crash
+            return {"status": "unavailable", "error": f"{type(exc).__name__}: {exc}"}
+    imported = time.perf_counter()
+    if adapter is not None:
+        adapter.start_run(spec["run_name"], spec["workload_config"])
+    initialised = time.perf_counter()
+    tracker = Tracker(adapter, workdir)
+    workload(tracker, dict(spec["workload_config"]))
+    worked = time.perf_counter()
+    if spec["mode"] == "probe" and adapter is not None:
+        result["dataset_probe"] = _dataset_probe(adapter, workdir)
+    probed = time.perf_counter()
+    result["ref"] = adapter.finish() if adapter is not None else {}
+    finished = time.perf_counter()
+    result.update(
+        import_s=imported - start,
+        init_s=initialised - imported,
+        workload_s=worked - initialised,
+        finish_s=finished - probed,
+        e2e_s=(finished - start) - (probed - worked),
+        blocked_s=tracker.blocked_ns() / 1e9,
+        calls={kind: _call_stats(ns) for kind, ns in tracker.call_ns.items()},
+        call_errors=tracker.call_errors,
+        call_error_count=tracker.error_count,
+        ledger=tracker.ledger.to_json(),
+    )
+    return result
+
+
+def run_read(spec: dict[str, Any]) -> dict[str, Any]:
+    adapter_cls = adapters.load(spec["tool"])
+    adapter = adapter_cls(_settings(spec))
+    start = time.perf_counter()
+    adapter.import_sdk()
+    stored = adapter.read_back(spec["ref"])
+    return {
+        "status": "ok",
+        "error": None,
+        "read_s": time.perf_counter() - start,
+        "stored": dataclasses.asdict(stored),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    spec_path = Path((argv or sys.argv[1:])[0])
+    spec = json.loads(spec_path.read_text())
+    _become_subreaper()
+    try:
+        result = run_read(spec) if spec["mode"] == "read" else run_log(spec)
+    except Exception as exc:  # noqa: BLE001 - reported to the runner as a failed cell
+        result = {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=8),
+        }
+    _reap_exited_children()
+    result["result_written_at"] = time.time()  # the runner measures interpreter exit from here
+    Path(spec["result_path"]).write_text(json.dumps(result))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

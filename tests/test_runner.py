@@ -1,0 +1,120 @@
+"""The runner end to end on fake adapters: each cell a real subprocess, read back in another."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness import runner
+
+FAKES = "tests.fakes"
+WORKLOAD = f"{FAKES}:small_workload"
+
+
+def plan(**kw) -> runner.Plan:
+    return runner.Plan(tools=[], workload=WORKLOAD, repeats=1, probes=False, **kw)
+
+
+def cell(adapter: str) -> runner.Cell:
+    return runner.Cell(f"{FAKES}:{adapter}", "default")
+
+
+def test_faithful_adapter_has_full_fidelity(tmp_path: Path) -> None:
+    record = runner.run_cell(cell("JsonFileAdapter"), plan(), tmp_path)
+    assert record["status"] == "ok", record["error"]
+    assert record["logged"] == {"params": 4, "points": 100, "artifacts": 1}
+    assert record["read_back"] == record["logged"]
+    for kind in ("params", "points", "artifacts"):
+        fid = record["fidelity"][kind]
+        assert fid["kept"] == fid["logged"] and fid["missing"] == fid["altered"] == 0
+
+
+def test_fidelity_catches_a_lossy_adapter(tmp_path: Path) -> None:
+    record = runner.run_cell(cell("LossyAdapter"), plan(), tmp_path)
+    assert record["status"] == "ok", record["error"]
+    fid = record["fidelity"]
+    assert fid["params"]["missing"] == 1
+    assert "missing: secret='s3cr3t'" in fid["params"]["examples"]
+    assert fid["points"]["missing"] == 5  # loss at steps 0, 10, 20, 30, 40
+    assert "missing: loss@0=1.0" in fid["points"]["examples"]
+    rounded = [s for s in range(50) if round(s / 49, 2) != s / 49]
+    assert fid["points"]["altered"] == len(rounded)
+    assert fid["points"]["kept"] == 100 - 5 - len(rounded)
+    assert fid["artifacts"]["altered"] == 1 and fid["artifacts"]["kept"] == 0
+
+
+def test_missing_tool_is_unavailable_with_reason(tmp_path: Path) -> None:
+    record = runner.run_cell(cell("MissingAdapter"), plan(), tmp_path)
+    assert record["status"] == "unavailable"
+    assert "trackbench_no_such_sdk" in record["error"]
+
+
+def test_crashing_tool_is_a_failed_cell(tmp_path: Path) -> None:
+    record = runner.run_cell(cell("CrashingAdapter"), plan(), tmp_path)
+    assert record["status"] == "failed"
+    assert "server said no" in record["error"]
+
+
+def test_hanging_tool_times_out_and_leaves_nothing_running(tmp_path: Path) -> None:
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    record = runner.run_cell(cell("HangingAdapter"), plan(timeout_s=8), tmp_path)
+    assert record["status"] == "timeout"
+    assert record["process_wall_s"] < 20
+    after = {p.pid for p in psutil.Process().children(recursive=True)}
+    assert after <= before
+
+
+def test_cell_environment_is_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_API_KEY", "real-key")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://example.invalid")
+    env = runner.cell_env(tmp_path)
+    assert "WANDB_API_KEY" not in env and "MLFLOW_TRACKING_URI" not in env
+    for var in ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "TMPDIR"):
+        assert Path(env[var]).is_relative_to(tmp_path)
+        assert Path(env[var]).is_dir()
+    assert env["HOME"] != os.path.expanduser("~")
+
+
+def test_execute_interleaves_and_computes_overhead(tmp_path: Path) -> None:
+    results_path = tmp_path / "out" / "results.json"
+    lines: list[str] = []
+    data = runner.execute(
+        runner.Plan(tools=[f"{FAKES}:JsonFileAdapter"], workload=WORKLOAD, repeats=2,
+                    probes=False),
+        results_path, progress=lines.append,
+    )
+    order = [(c["tool"], c["repeat"]) for c in data["cells"]]
+    assert order == [("none", 0), ("null", 0), (f"{FAKES}:JsonFileAdapter", 0),
+                     ("none", 1), ("null", 1), (f"{FAKES}:JsonFileAdapter", 1)]
+    assert results_path.exists()
+    for c in data["cells"]:
+        assert c["status"] == "ok"
+        base = next(b for b in data["cells"] if b["tool"] == "none" and b["repeat"] == c["repeat"])
+        assert c["overhead_s"] == pytest.approx(c["e2e_s"] - base["e2e_s"])
+        assert c["cpu_s"] > 0 and c["peak_rss_bytes"] > 10_000_000
+    assert any("eta" in line for line in lines) and any("warm-up" in line for line in lines)
+
+
+def test_unavailable_tool_does_not_stop_the_run(tmp_path: Path) -> None:
+    data = runner.execute(
+        runner.Plan(tools=[f"{FAKES}:MissingAdapter", f"{FAKES}:JsonFileAdapter"],
+                    workload=WORKLOAD, repeats=2, probes=False),
+        tmp_path / "results.json", progress=lambda _: None,
+    )
+    by_tool = {}
+    for c in data["cells"]:
+        by_tool.setdefault(c["tool"], set()).add(c["status"])
+    assert by_tool[f"{FAKES}:MissingAdapter"] == {"unavailable"}
+    assert by_tool[f"{FAKES}:JsonFileAdapter"] == {"ok"}
+
+
+def test_matrix_rejects_unknown_tools_and_scenarios() -> None:
+    with pytest.raises(ValueError, match="unknown tool"):
+        runner.matrix(["nosuchtool"], None)
+    with pytest.raises(ValueError, match="unknown scenario"):
+        runner.matrix(["null", "mlflow"], ["mlflow:nosuch"])
+    assert runner.matrix(["none", "mlflow"], ["all"]) == [("none", "baseline"),
+                                                          ("mlflow", "sqlite")]
