@@ -1,0 +1,119 @@
+"""The CLI as a user runs it: a subprocess, exit codes, the files it writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED = ("tool", "tool_version", "scenario", "profile", "repeat", "status", "error",
+            "import_s", "init_s", "blocked_s", "calls", "finish_s", "e2e_s", "overhead_s",
+            "cpu_s", "peak_rss_bytes", "disk_bytes", "logged", "read_back", "coverage")
+
+
+def trackbench(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "trackbench"
+    assert script.exists(), "pip install . should install the trackbench console script"
+
+
+def test_list_shows_tools_scenarios_and_install_state() -> None:
+    out = trackbench("list")
+    assert out.returncode == 0, out.stderr
+    for tool in ("none", "null", "mlflow", "wandb", "neptune", "comet"):
+        assert any(line.startswith(tool) for line in out.stdout.splitlines()), out.stdout
+    assert "sqlite" in out.stdout and "installed" in out.stdout
+
+
+def test_run_then_report_regenerates_the_same_markdown(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    run = trackbench("run", "--tools", "tests.fakes:JsonFileAdapter,tests.fakes:MissingAdapter",
+                     "--workload", "tests.fakes:small_workload", "--repeats", "2",
+                     "--no-probes", "--out", str(out_dir))
+    assert run.returncode == 0, run.stderr
+    assert "[  1/" in run.stderr and "eta" in run.stderr
+    data = json.loads((out_dir / "results.json").read_text())
+    assert data["machine"]["cpu_logical"] >= 1 and "tools" in data
+    for cell in data["cells"]:
+        missing = [k for k in REQUIRED if k not in cell]
+        assert cell["status"] == "unavailable" or not missing, missing
+    statuses = {c["tool"]: c["status"] for c in data["cells"]}
+    assert statuses["tests.fakes:MissingAdapter"] == "unavailable"
+    assert statuses["tests.fakes:JsonFileAdapter"] == "ok"
+    first = (out_dir / "REPORT.md").read_text()
+    again = trackbench("report", str(out_dir / "results.json"), "--out", str(tmp_path / "re"))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "re" / "REPORT.md").read_text() == first
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--tools", "nosuchtool"], "unknown tool"),
+    (["run", "--workload", "nosuchmodule:train"], "No module named 'nosuchmodule'"),
+    (["run", "--workload", "digits", "--repeats", "0"], "at least 1"),
+    (["run", "--workload-config", "novalue"], "key=value"),
+    (["report", "/nonexistent/results.json"], "no results file"),
+])
+def test_bad_input_gets_a_clear_error(args: list[str], message: str) -> None:
+    out = trackbench(*args)
+    assert out.returncode != 0
+    assert message in out.stderr
+
+
+def test_users_own_workload_through_mlflow(tmp_path: Path) -> None:
+    """The issue's acceptance run: 337 steps x 3 metrics, a unicode param, one artifact."""
+    pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
+    (tmp_path / "mymod.py").write_text(textwrap.dedent('''
+        def train(tracker, config):
+            tracker.log_params({"optimizer": "adam", "note": "über-模型 ✓", "lr": 3e-4})
+            for step in range(337):
+                tracker.log_metrics({"loss": 1 / (step + 1), "acc": step / 337,
+                                     "lr": 3e-4 * 0.99 ** step}, step=step)
+            path = tracker.workdir / "model.bin"
+            path.write_bytes(b"weights" * 1000)
+            tracker.log_artifact(path)
+    '''))
+    run = trackbench("run", "--tools", "mlflow", "--workload", "mymod:train", "--repeats", "1",
+                     "--no-probes", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    cell = next(c for c in data["cells"] if c["tool"] == "mlflow")
+    assert cell["status"] == "ok", cell["error"]
+    assert cell["logged"] == cell["read_back"] == {"params": 3, "points": 1011, "artifacts": 1}
+    report = (tmp_path / "out" / "REPORT.md").read_text()
+    assert "| mlflow:sqlite | 3/3 | 1011/1011 | 1/1 | nothing |" in report
+
+
+def test_pytest_benchmark_option(tmp_path: Path) -> None:
+    """`pytest --benchmark` runs the tool benchmarks and writes the markdown report."""
+    out_dir = tmp_path / "bench"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--benchmark", "-p", "no:cacheprovider", "-q",
+         "--trackbench-tools", "null", "--trackbench-repeats", "2",
+         "--trackbench-workload", "synthetic", "--trackbench-workload-config", "steps=20",
+         "--trackbench-out", str(out_dir), "--benchmark-json", str(tmp_path / "pb.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
+    report = (out_dir / "REPORT.md").read_text()
+    assert "| null:default |" in report and "| none:baseline |" in report
+    bench = json.loads((tmp_path / "pb.json").read_text())
+    assert {b["extra_info"]["tool"] for b in bench["benchmarks"]} == {"none", "null"}
+    assert "machine_info" in bench
+
+
+def test_plain_pytest_deselects_the_benchmarks() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "tests/benchmarks"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert "deselected" in run.stdout and "test_tracker" not in run.stdout.split("deselected")[0]

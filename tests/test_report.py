@@ -1,0 +1,58 @@
+"""The renderer on a fixed results.json, against the expected markdown checked in beside it.
+
+After an intended change to the report format, regenerate the expected file with
+``TRACKBENCH_REGEN=1 pytest tests/test_report.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import report, results
+
+DATA = Path(__file__).parent / "data"
+FIXED = DATA / "results_fixed.json"
+EXPECTED = DATA / "REPORT_expected.md"
+
+
+def test_report_matches_expected_markdown() -> None:
+    rendered = report.render(results.load(FIXED))
+    if os.environ.get("TRACKBENCH_REGEN"):
+        EXPECTED.write_text(rendered)
+    assert rendered == EXPECTED.read_text()
+
+
+def test_report_states_what_was_lost() -> None:
+    text = report.render(results.load(FIXED))
+    lossy = next(line for line in text.splitlines()
+                 if line.startswith("| tests.fakes:LossyAdapter:default | 3/4"))
+    assert "| 3/4 | " in lossy and "| 0/1 |" in lossy
+    assert "missing: secret='s3cr3t'" in text
+    assert "MissingAdapter:default** unavailable: ModuleNotFoundError" in text
+
+
+def test_report_shows_coverage_evidence() -> None:
+    text = report.render(results.load(FIXED))
+    assert "**absent**: jsonfile has no dataset-versioning call" in text
+    assert "system metrics enabled, none stored" in text
+
+
+def test_chart_is_written(tmp_path: Path) -> None:
+    path = report.write(results.load(FIXED), tmp_path)
+    assert (tmp_path / "overhead.png").stat().st_size > 1000
+    assert "![End-to-end time per tool](overhead.png)" in path.read_text()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "not valid JSON"),
+    (json.dumps({"schema_version": 999}), "schema_version 999"),
+])
+def test_bad_results_files_are_refused(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(content)
+    with pytest.raises(SystemExit, match=message):
+        results.load(path)
