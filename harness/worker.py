@@ -131,8 +131,7 @@ def run_read(spec: dict[str, Any]) -> dict[str, Any]:
     adapter_cls = adapters.load(spec["tool"])
     adapter = adapter_cls(_settings(spec))
     start = time.perf_counter()
-    adapter.import_sdk()
-    stored = adapter.read_back(spec["ref"])
+    stored = adapter.read_back(spec["ref"])  # imports only what reading needs
     return {
         "status": "ok",
         "error": None,
