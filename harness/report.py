@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from adapters import BASELINE
 from harness import charts
 from harness.fidelity import kept_fraction
 
@@ -109,10 +110,14 @@ def _summary(results: Mapping[str, Any]) -> list[str]:
         ok = _ok(cells)
         cov = cells[0].get("coverage") or {}
         cov_text = ", ".join(f"{k}: {v['status']}" for k, v in cov.items()) or "-"
+        if tool == BASELINE:
+            overhead = [f"baseline: {spread(_values(ok, lambda c: c['e2e_s']), fmt_s)}", "-"]
+        else:
+            overhead = [spread(_values(ok, lambda c: c["overhead_s"]), fmt_s),
+                        spread(_values(ok, lambda c: c["overhead_pct"]), lambda v: f"{v:+.0f}%")]
         rows.append([
             _label(tool, scenario), cells[0].get("tool_version") or "-", _status(cells),
-            spread(_values(ok, lambda c: c["overhead_s"]), fmt_s),
-            spread(_values(ok, lambda c: c["overhead_pct"]), lambda v: f"{v:+.0f}%"),
+            *overhead,
             spread(_values(ok, lambda c: c["blocked_s"]), fmt_s),
             _fidelity_summary(cells), cov_text,
         ])
