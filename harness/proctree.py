@@ -23,6 +23,8 @@ from typing import Any
 
 import psutil
 
+SAMPLE_INTERVAL_S = 0.1
+
 
 @dataclass
 class TreeStats:
@@ -66,7 +68,7 @@ def run_monitored(
     cwd: Path,
     log_path: Path,
     timeout_s: float,
-    interval_s: float = 0.1,
+    interval_s: float = SAMPLE_INTERVAL_S,
 ) -> TreeStats:
     """Run ``cmd`` in its own session; sample its tree until it exits or times out."""
     start, start_wall = time.perf_counter(), time.time()

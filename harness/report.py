@@ -13,7 +13,9 @@ from typing import Any
 
 from adapters import BASELINE
 from harness import charts
+from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
+from harness.proctree import SAMPLE_INTERVAL_S
 
 UNSTABLE_SPREAD = 0.10
 MIN_SAMPLES = 3
@@ -279,7 +281,7 @@ def _environment(results: Mapping[str, Any]) -> list[str]:
     return _table(["", ""], rows)
 
 
-METHOD = """\
+METHOD = f"""\
 - Each cell (tool x scenario x repeat) runs in a fresh Python process with its own temporary
   directory, HOME, XDG config/cache/data dirs and TMPDIR; tool variables (`WANDB_*`,
   `MLFLOW_*`, `NEPTUNE_*`, `COMET_*`, ...) are removed from its environment. Cells are
@@ -297,14 +299,15 @@ METHOD = """\
 - *CPU (process tree)* is user+system time of the worker and every descendant it reaped
   (`wait4`; the worker is a child subreaper, so detached helpers such as `wandb-core` are
   reaped into it), plus processes still alive at exit at their last sample. *Peak RSS (tree)*
-  is the largest sum of RSS over the tree, sampled every 100 ms. *Disk* is the bytes the tool
-  wrote in its storage directory and the cell's HOME.
+  is the largest sum of RSS over the tree, sampled every {SAMPLE_INTERVAL_S * 1000:.0f} ms.
+  *Disk* is the bytes the tool wrote in its storage directory and the cell's HOME.
 - *Fidelity*: the harness records every value the workload hands over (the ledger); a second
   fresh process, holding no credentials, reads back what the tool stored, from the tool's own
   storage. Params match if equal (or equal as text: stored as a string); metric points match on
   (key, step) with the value bit for bit; artifacts match on name and SHA-256.
-- *Coverage*: one probe run per tool logs for 6 s with the tool's system metrics switched on and
-  logs two versions of a dataset; the verdict comes from what the read-back found.
+- *Coverage*: one probe run per tool logs for {PROBE_SECONDS:.0f} s with the tool's system
+  metrics switched on and logs two versions of a dataset; the verdict comes from what the
+  read-back found.
 """
 
 

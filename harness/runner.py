@@ -149,7 +149,8 @@ class CellRun:
 
     def __init__(self, cell: Cell, plan: Plan, tmp_root: Path) -> None:
         self.cls = adapters.load(cell.tool)
-        self.dir = Path(tempfile.mkdtemp(prefix=f"{cell.tool}-{cell.scenario}-", dir=tmp_root))
+        # Short paths: some helpers put unix sockets in TMPDIR (wandb-symon fails past ~65 chars).
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{cell.tool[:12]}-", dir=tmp_root))
         self.storage, self.workdir = self.dir / "store", self.dir / "scratch"
         self.storage.mkdir()
         self.workdir.mkdir()
@@ -262,7 +263,7 @@ def execute(plan: Plan, results_path: Path,
     cells = probe_cells + [Cell(t, s, r) for r in range(plan.repeats) for t, s in pairs]
     unavailable: dict[str, str] = {}
     coverage_by_label: dict[str, dict[str, Any]] = {}
-    tmp_root = Path(tempfile.mkdtemp(prefix="trackbench-"))
+    tmp_root = Path(tempfile.mkdtemp(prefix="tb-"))
     started = time.perf_counter()
     try:
         progress("warm-up: one unrecorded baseline cell (disk caches, interpreter start-up)")
