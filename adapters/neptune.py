@@ -20,16 +20,6 @@ if TYPE_CHECKING:
 # back to ./.neptune) when the offline operation processor is built, i.e. inside init_run.
 DATA_DIR_ENV = "NEPTUNE_DATA_DIRECTORY"
 
-SHUTDOWN_NOTE = (
-    "Neptune's hosted service was shut down on 2026-03-05 after its acquisition; "
-    "offline data has nowhere to sync to"
-)
-DROPPED_VALUES_NOTE = (
-    "neptune 1.14 skips NaN/inf floats, ints outside 32 bits and None/list/tuple values when "
-    "they are logged (a warning only), so such values are absent here rather than altered"
-)
-
-
 class NeptuneAdapter(TrackerAdapter):
     """Neptune 1.14 offline: every call becomes a JSON operation in ``data-*.log``.
 
@@ -117,9 +107,7 @@ class NeptuneAdapter(TrackerAdapter):
     def read_back(self, ref: Mapping[str, str]) -> StoredRun:
         run_dir = Path(ref["run_dir"])
         # "upload_path" is where Neptune copies in-memory uploads (OperationStorage.UPLOAD_PATH).
-        stored = stored_run_from_operations(read_operations(run_dir), run_dir / "upload_path")
-        stored.notes[:0] = [SHUTDOWN_NOTE, DROPPED_VALUES_NOTE]
-        return stored
+        return stored_run_from_operations(read_operations(run_dir), run_dir / "upload_path")
 
 
 def read_operations(run_dir: Path) -> Iterator[dict[str, Any]]:

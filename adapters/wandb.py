@@ -248,7 +248,7 @@ class WandbAdapter(TrackerAdapter):
         for name in saved_files:
             stored.artifacts[name] = sha256_file(run_dir / "files" / name)
         if dropped:
-            stored.notes.append(f"wandb: dropped W&B-internal history keys {sorted(dropped)}")
+            stored.notes.append(f"dropped W&B-internal history keys {sorted(dropped)}")
         if self.settings.system_metrics and not stored.system_metrics:
             stored.notes.append(
                 "wandb: system metrics were requested but none were stored, and W&B logs no"
