@@ -7,6 +7,7 @@ the artifact directory.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -41,6 +42,8 @@ class MlflowAdapter(TrackerAdapter):
         return self.settings.storage_dir / "artifacts"
 
     def import_sdk(self) -> None:
+        # MLflow 3 sends usage telemetry by default; nothing may leave the machine.
+        os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
         import mlflow
 
         self._mlflow = mlflow

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,13 @@ def overhead_chart(results: Mapping[str, Any], out_dir: Path) -> Path | None:
             groups.setdefault(f"{cell['tool']}:{cell['scenario']}", []).append(cell["e2e_s"])
     if not groups:
         return None
+    with tempfile.TemporaryDirectory(prefix="trackbench-mpl-") as mpl_dir:
+        # matplotlib caches fonts under the user's home unless told otherwise.
+        os.environ.setdefault("MPLCONFIGDIR", mpl_dir)
+        return _draw(groups, results["invocation"]["workload"], out_dir)
+
+
+def _draw(groups: dict[str, list[float]], workload: str, out_dir: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,7 +37,7 @@ def overhead_chart(results: Mapping[str, Any], out_dir: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(labels)), 3.6))
     ax.bar(labels, medians, yerr=[low, high], capsize=4, color="#4c72b0")
     ax.set_ylabel("end-to-end seconds (median, min–max)")
-    ax.set_title(f"Workload '{results['invocation']['workload']}': time with each tracker")
+    ax.set_title(f"Workload '{workload}': time with each tracker")
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -89,6 +89,7 @@ def matrix(tools: Iterable[str], scenarios: list[str] | None) -> list[tuple[str,
 def cell_env(cell_dir: Path) -> dict[str, str]:
     """A private HOME, caches and temp dir per cell; tool settings from the user's env removed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED_ENV_PREFIXES)}
+    env["DO_NOT_TRACK"] = "true"  # the common opt-out of usage telemetry (MLflow honours it)
     dirs = {
         "HOME": "home",
         "XDG_CONFIG_HOME": "home/.config",
