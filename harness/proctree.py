@@ -83,7 +83,10 @@ def run_monitored(
     done = threading.Event()
 
     def reap() -> None:
-        _, reaped["status"], reaped["usage"] = os.wait4(proc.pid, 0)
+        try:
+            _, reaped["status"], reaped["usage"] = os.wait4(proc.pid, 0)
+        except ChildProcessError:  # reaped by _stop() after an interrupt
+            pass
         reaped["at"] = time.time()
         done.set()
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,3 +120,36 @@ def test_plain_pytest_deselects_the_benchmarks() -> None:
          "tests/benchmarks"], cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert "deselected" in run.stdout and "test_tracker" not in run.stdout.split("deselected")[0]
+
+
+def test_ctrl_c_stops_every_process_and_keeps_finished_cells(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", "--tools", "tests.fakes:HangingAdapter",
+         "--workload", "tests.fakes:small_workload", "--repeats", "1", "--no-probes",
+         "--timeout", "120", "--out", str(out_dir)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    workers: list[psutil.Process] = []
+    while time.monotonic() < deadline and not workers:  # wait for the hanging cell's worker
+        time.sleep(0.5)
+        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "HangingAdapter" in " ".join(_spec_of(p))]
+    assert workers, "the hanging cell never started"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    data = json.loads((out_dir / "results.json").read_text())
+    assert [c["tool"] for c in data["cells"]] == ["none", "null"]
+
+
+def _spec_of(proc: psutil.Process) -> list[str]:
+    """The worker's spec file content (its command line only names the file)."""
+    try:
+        spec = next(a for a in proc.cmdline() if a.endswith(".spec.json"))
+        return [Path(spec).read_text()]
+    except (StopIteration, OSError, psutil.Error):
+        return []
