@@ -9,13 +9,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# Stacked parts of a cell's end-to-end time, in the order they happen.
+PARTS: tuple[tuple[str, str], ...] = (
+    ("import", "import_s"), ("init", "init_s"), ("blocked in log calls", "blocked_s"),
+    ("rest of the workload", "compute_s"), ("finish", "finish_s"),
+)
+COLOURS = ("#8172b3", "#dd8452", "#c44e52", "#4c72b0", "#55a868")
+
+
+def _parts(cell: Mapping[str, Any]) -> dict[str, float]:
+    values = {key: cell.get(key) or 0.0 for _, key in PARTS if key != "compute_s"}
+    values["compute_s"] = max(0.0, (cell.get("workload_s") or 0.0) - values["blocked_s"])
+    return values
+
 
 def overhead_chart(results: Mapping[str, Any], out_dir: Path) -> Path | None:
-    """Bars: median end-to-end time per tool:scenario, whiskers min-max over repeats."""
-    groups: dict[str, list[float]] = {}
+    """Stacked bars: median of each part of end-to-end time; whiskers: e2e min-max."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
     for cell in results["cells"]:
         if cell["status"] == "ok" and cell.get("e2e_s") is not None:
-            groups.setdefault(f"{cell['tool']}:{cell['scenario']}", []).append(cell["e2e_s"])
+            groups.setdefault(f"{cell['tool']}:{cell['scenario']}", []).append(cell)
     if not groups:
         return None
     with tempfile.TemporaryDirectory(prefix="trackbench-mpl-") as mpl_dir:
@@ -24,21 +37,28 @@ def overhead_chart(results: Mapping[str, Any], out_dir: Path) -> Path | None:
         return _draw(groups, results["invocation"]["workload"], out_dir)
 
 
-def _draw(groups: dict[str, list[float]], workload: str, out_dir: Path) -> Path:
+def _draw(groups: dict[str, list[Mapping[str, Any]]], workload: str, out_dir: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     labels = list(groups)
-    medians = [statistics.median(v) for v in groups.values()]
-    low = [m - min(v) for m, v in zip(medians, groups.values(), strict=True)]
-    high = [max(v) - m for m, v in zip(medians, groups.values(), strict=True)]
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(labels)), 3.6))
-    ax.bar(labels, medians, yerr=[low, high], capsize=4, color="#4c72b0")
-    ax.set_ylabel("end-to-end seconds (median, min–max)")
-    ax.set_title(f"Workload '{workload}': time with each tracker")
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(labels)), 4.0))
+    bottoms = [0.0] * len(labels)
+    for (name, key), colour in zip(PARTS, COLOURS, strict=True):
+        heights = [statistics.median(_parts(c)[key] for c in cells) for cells in groups.values()]
+        ax.bar(labels, heights, bottom=bottoms, label=name, color=colour)
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    totals = [[c["e2e_s"] for c in cells] for cells in groups.values()]
+    mids = [statistics.median(t) for t in totals]
+    ax.errorbar(labels, mids, fmt="none", ecolor="black", capsize=4,
+                yerr=[[m - min(t) for m, t in zip(mids, totals, strict=True)],
+                      [max(t) - m for m, t in zip(mids, totals, strict=True)]])
+    ax.set_ylabel("seconds (median)")
+    ax.set_title(f"Workload '{workload}': where the time goes with each tracker")
     ax.tick_params(axis="x", rotation=30)
+    ax.legend(fontsize="small")
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "overhead.png"

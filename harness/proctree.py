@@ -83,10 +83,8 @@ def run_monitored(
     done = threading.Event()
 
     def reap() -> None:
-        try:
+        with contextlib.suppress(ChildProcessError):  # reaped by _stop() after an interrupt
             _, reaped["status"], reaped["usage"] = os.wait4(proc.pid, 0)
-        except ChildProcessError:  # reaped by _stop() after an interrupt
-            pass
         reaped["at"] = time.time()
         done.set()
 

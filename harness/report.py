@@ -338,7 +338,9 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
         *_summary(results),
     ]
     if chart_dir is not None and (chart := charts.overhead_chart(results, chart_dir)):
-        lines += [f"![End-to-end time per tool]({chart.name})", ""]
+        lines += [f"![End-to-end time per tool]({chart.name})", "",
+                  "Stacked medians of each part of end-to-end time; whiskers: end-to-end "
+                  "min–max over repeats.", ""]
     lines += [
         "## Overhead", "", "Median (min–max) over repeats.", "", *_overhead(results),
         "## Fidelity", "", "Worst repeat shown: logged → read back from the tool's storage.", "",
