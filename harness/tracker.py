@@ -77,9 +77,10 @@ class Tracker:
         self.error_count = 0
         self._clock = clock
 
-    def _call(self, kind: str, fn: Callable[..., None], *args: Any) -> None:
+    def _call(self, kind: str, method: str, *args: Any) -> None:
         if self.adapter is None:
             return
+        fn = getattr(self.adapter, method)
         start = self._clock()
         try:
             fn(*args)
@@ -93,7 +94,7 @@ class Tracker:
     def log_params(self, params: Mapping[str, Any]) -> None:
         plain = {str(k): _plain(v) for k, v in params.items()}
         self.ledger.params.update(plain)
-        self._call("params", self.adapter.log_params if self.adapter else None, plain)
+        self._call("params", "log_params", plain)
 
     def log_param(self, key: str, value: Any) -> None:
         self.log_params({key: value})
@@ -101,7 +102,7 @@ class Tracker:
     def log_metrics(self, metrics: Mapping[str, Any], step: int) -> None:
         plain = {str(k): _plain(v) for k, v in metrics.items()}
         self.ledger.points.extend((k, int(step), v) for k, v in plain.items())
-        self._call("metrics", self.adapter.log_metrics if self.adapter else None, plain, int(step))
+        self._call("metrics", "log_metrics", plain, int(step))
 
     def log_metric(self, key: str, value: Any, step: int) -> None:
         self.log_metrics({key: value}, step)
@@ -110,7 +111,7 @@ class Tracker:
         path = Path(path)
         name = name or path.name
         self.ledger.artifacts[name] = sha256_file(path)
-        self._call("artifact", self.adapter.log_artifact if self.adapter else None, path, name)
+        self._call("artifact", "log_artifact", path, name)
 
     def blocked_ns(self) -> int:
         """Total time the workload spent inside the tool's log calls."""
