@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +14,9 @@ DEFAULT_OUT = Path("reports/latest")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    # A user's `--workload mymod:train` / `--tools mymod:MyAdapter` lives in their cwd, which
+    # a console script does not put on sys.path (the workers get it through PYTHONPATH).
+    sys.path.insert(0, os.getcwd())
     try:
         plan = options.plan_from(vars(args))
         runner.matrix(runner.with_reference_tools(plan.tools), plan.scenarios)
@@ -45,12 +48,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     path = report.write(data, out)
     print(f"trackbench: report written to {path}", file=sys.stderr)
     return 0
-
-
-def _installed(distribution: str | None, module: str) -> str:
-    if distribution is None:
-        return "built in"
-    return "installed" if importlib.util.find_spec(module) else "NOT installed"
 
 
 def _cmd_list(_: argparse.Namespace) -> int:

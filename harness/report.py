@@ -179,7 +179,7 @@ def _fidelity(results: Mapping[str, Any]) -> list[str]:
         lost = sum(fid[k]["missing"] + fid[k]["altered"] for k in fid)
         typed = fid["params"].get("type_changed", 0)
         rows.append([_label(tool, scenario), *cols,
-                     "nothing" if not lost else f"{lost} values",
+                     "nothing" if not lost else f"{lost} value{'s' if lost > 1 else ''}",
                      f"{typed} params" if typed else "-"])
         examples = [f"{k}: {e}" for k in fid for e in fid[k]["examples"]]
         if examples:
@@ -188,7 +188,8 @@ def _fidelity(results: Mapping[str, Any]) -> list[str]:
     out = _table(["tool:scenario", "params kept", "metric points kept", "artifacts kept",
                   "lost or altered", "type changed (kept as text)"], rows)
     if details:
-        out += ["What differed (first examples; `extra` = stored but never logged):", "",
+        out += ["What differed (first examples; `extra` = stored but never logged; the tools' "
+                "own explanations are under Notes):", "",
                 *details, ""]
     return out
 

@@ -19,14 +19,17 @@ REQUIRED = ("tool", "tool_version", "scenario", "profile", "repeat", "status", "
             "cpu_s", "peak_rss_bytes", "disk_bytes", "logged", "read_back", "coverage")
 
 
+SCRIPT = Path(sys.executable).parent / "trackbench"
+
+
 def trackbench(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    """The installed console script, as a user runs it."""
+    return subprocess.run([str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def test_console_script_is_installed() -> None:
-    script = Path(sys.executable).parent / "trackbench"
-    assert script.exists(), "pip install . should install the trackbench console script"
+    assert SCRIPT.exists(), "pip install . should install the trackbench console script"
 
 
 def test_list_shows_tools_scenarios_and_install_state() -> None:
