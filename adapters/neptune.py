@@ -158,8 +158,8 @@ def _read_upload(stored: StoredRun, name: str, op: Mapping[str, Any], upload_dir
     source = Path(op["file_path"])
     if not source.is_file():
         stored.notes.append(
-            f"artifact {name!r}: Neptune stored only a path reference to {source}, which no "
-            "longer exists; the bytes were NOT copied, so nothing is left to checksum"
+            f"artifact {name!r}: Neptune stored only a path reference to the original file, "
+            "not its bytes; with that file gone, nothing is left to checksum"
         )
         return
     stored.artifacts[name] = sha256_file(source)

@@ -108,7 +108,7 @@ def _staged_bytes_note(artifact: ArtifactRecord) -> str:
     where = sorted({str(Path(entry.local_path).parent) for entry in entries})
     state = "match their manifest digests" if intact else "are missing or differ from the manifest"
     return (
-        f"wandb: dataset {artifact.name!r} ({len(entries)} file(s)) is a manifest in the run log;"
+        f"dataset {artifact.name!r} ({len(entries)} file(s)) is a manifest in the run log;"
         f" its bytes wait for `wandb sync` in {where} and {state}"
     )
 

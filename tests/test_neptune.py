@@ -218,7 +218,7 @@ def test_operation_parser_handles_copies_clears_and_missing_files(tmp_path: Path
         artifacts={"c": sha256_bytes(b"copied")},
         notes=stored.notes,
     )
-    assert len(stored.notes) == 1 and "no longer exists" in stored.notes[0]
+    assert len(stored.notes) == 1 and "nothing is left to checksum" in stored.notes[0]
 
 
 def test_dataset_versioning_is_hosted_only(tmp_path: Path) -> None:
