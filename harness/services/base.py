@@ -1,0 +1,121 @@
+"""What every harness-managed service provides: start, health, stop, endpoints, its own cost."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+LOOPBACK = "127.0.0.1"
+
+
+class ServiceError(RuntimeError):
+    """A service did not start or answer; the message carries the tail of its log."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def log_tail(path: Path, chars: int = 1500) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str, log: Path,
+               alive: Callable[[], bool] = lambda: True, interval_s: float = 0.2) -> None:
+    """Poll ``check`` until it is true; raise ServiceError (with the log tail) on timeout/death."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not alive():
+            raise ServiceError(f"{what} exited during start-up:\n{log_tail(log)}")
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(interval_s)
+    raise ServiceError(f"{what} not healthy after {timeout_s:.0f} s:\n{log_tail(log)}")
+
+
+def port_open(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process and its descendants (empty when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def stop_tree(pid: int, grace_s: float = 10.0) -> None:
+    """SIGTERM the process and its descendants, SIGKILL what is left after the grace period."""
+    procs = tree(pid)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace_s)
+
+
+def spawn(cmd: Sequence[str], log: Path, env: Mapping[str, str] | None = None,
+          cwd: Path | None = None) -> subprocess.Popen:
+    """Start a service process in its own session, output appended to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=dict(env if env is not None else os.environ), cwd=cwd)
+
+
+class Service(abc.ABC):
+    """One managed service. ``start`` returns only once it answers; ``stop`` is idempotent."""
+
+    name: str
+
+    def __init__(self, workdir: Path, log_dir: Path) -> None:
+        self.workdir = workdir  # its data (database files, bucket volume, ...)
+        self.log_path = log_dir / f"{self.name}.log"
+
+    @abc.abstractmethod
+    def start(self) -> None: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    @abc.abstractmethod
+    def pids(self) -> list[int]:
+        """Root process ids whose trees are this service's cost (empty if external)."""
+
+    @abc.abstractmethod
+    def endpoints(self) -> dict[str, str]:
+        """What clients need to reach it (URIs, credentials), JSON-able strings."""
+
+    def disk_bytes(self) -> int | None:
+        """Bytes the service keeps for the runs (database size, bucket size); None if unknown."""
+        return None
+
+    def __enter__(self) -> Service:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
