@@ -36,6 +36,7 @@ class AdapterSettings:
     scenario: str = "default"
     profile: str = "lean"  # "lean": tool extras off; "defaults": the tool as it comes
     system_metrics: bool = False  # forced on by the monitoring probe, whatever the profile
+    services: dict[str, str] = field(default_factory=dict)  # endpoints of harness-run services
 
 
 @dataclass
@@ -69,6 +70,8 @@ class TrackerAdapter(abc.ABC):
     name: ClassVar[str]
     distribution: ClassVar[str | None] = None  # PyPI name, for the version without importing
     scenarios: ClassVar[tuple[str, ...]] = ("default",)
+    # Services (see harness/services) the harness must run for a scenario, in start order.
+    scenario_services: ClassVar[dict[str, tuple[str, ...]]] = {}
     # Where the tool's access control lives when it is not in the local store (docs link).
     hosted_auth_docs: ClassVar[str | None] = None
 

@@ -1,8 +1,16 @@
-"""MLflow, the seed's subject: embedded sqlite backend with local artifacts (scenario ``sqlite``).
+"""MLflow in the seed's deployments, driven by the same client code in every scenario.
+
+- ``sqlite``: embedded sqlite backend, local artifacts, no server (the default install).
+- ``file``: scenario 1 of the seed, the file store (``./mlruns``); MLflow 3 keeps it in
+  maintenance mode and refuses it unless ``MLFLOW_ALLOW_FILE_STORE=true``.
+- ``server-sqlite``: scenario 2, a local ``mlflow server`` on sqlite with local artifacts, used
+  over its REST API.
+- ``server-postgres-s3``: scenario 3, a tracking server on PostgreSQL with an S3 artifact store;
+  artifacts are verified in the bucket itself.
+- ``fasttrackml``: FastTrackML, an MLflow-compatible tracking server, same client.
 
 Logging goes through the fluent API a user would call (``mlflow.log_metrics`` ...); read-back goes
-through a fresh ``MlflowClient`` on the same store, so it sees only what reached the database and
-the artifact directory.
+through a fresh ``MlflowClient`` in another process, so it sees only what reached the store.
 """
 
 from __future__ import annotations
@@ -14,36 +22,45 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import StoredRun, TrackerAdapter, sha256_file
+from adapters.base import AdapterSettings, StoredRun, TrackerAdapter, sha256_bytes, sha256_file
 
 if TYPE_CHECKING:
     import mlflow as mlflow_module
 
 EXPERIMENT = "trackbench"
 SYSTEM_PREFIX = "system/"
+ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 
 class MlflowAdapter(TrackerAdapter):
     name = "mlflow"
     distribution = "mlflow"
-    scenarios = ("sqlite",)
+    scenarios = ("sqlite", "file", "server-sqlite", "server-postgres-s3", "fasttrackml")
+    scenario_services = {
+        "server-sqlite": ("mlflow-server-sqlite",),
+        "server-postgres-s3": ("postgres", "s3", "mlflow-server-postgres-s3"),
+        "fasttrackml": ("fasttrackml",),
+    }
 
-    def __init__(self, settings) -> None:
+    def __init__(self, settings: AdapterSettings) -> None:
         super().__init__(settings)
         self._mlflow: mlflow_module | None = None
         self._run_id = ""
 
     @property
     def tracking_uri(self) -> str:
+        scenario = self.settings.scenario
+        if scenario == "file":
+            return (self.settings.storage_dir / "mlruns").as_uri()
+        if scenario in self.scenario_services:
+            return self.settings.services["tracking_uri"]
         return f"sqlite:///{self.settings.storage_dir / 'mlflow.db'}"
-
-    @property
-    def artifact_root(self) -> Path:
-        return self.settings.storage_dir / "artifacts"
 
     def import_sdk(self) -> None:
         # MLflow 3 sends usage telemetry by default; nothing may leave the machine.
         os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+        if self.settings.scenario == "file":
+            os.environ[ALLOW_FILE_STORE] = "true"  # measured as refused without it: read_back
         import mlflow
 
         self._mlflow = mlflow
@@ -53,7 +70,10 @@ class MlflowAdapter(TrackerAdapter):
         found = client.get_experiment_by_name(EXPERIMENT)
         if found is not None:
             return found.experiment_id
-        return client.create_experiment(EXPERIMENT, artifact_location=self.artifact_root.as_uri())
+        if self.settings.scenario == "sqlite":
+            location = (self.settings.storage_dir / "artifacts").as_uri()
+            return client.create_experiment(EXPERIMENT, artifact_location=location)
+        return client.create_experiment(EXPERIMENT)  # the store or server decides where
 
     def start_run(self, name: str, config: Mapping[str, Any]) -> None:
         mlflow = self._mlflow
@@ -100,12 +120,16 @@ class MlflowAdapter(TrackerAdapter):
         return {"run_id": self._run_id, "tracking_uri": self.tracking_uri}
 
     def read_back(self, ref: Mapping[str, str]) -> StoredRun:
+        os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+        stored = StoredRun()
+        if self.settings.scenario == "file":
+            stored.notes.append(_file_store_refusal(ref["tracking_uri"]))
+            os.environ[ALLOW_FILE_STORE] = "true"
         from mlflow import MlflowClient
-        from mlflow.artifacts import download_artifacts
 
         client = MlflowClient(ref["tracking_uri"])
         run = client.get_run(ref["run_id"])
-        stored = StoredRun(params=dict(run.data.params))
+        stored.params = dict(run.data.params)
         for key in run.data.metrics:
             history = client.get_metric_history(run.info.run_id, key)
             points = [(int(m.step), float(m.value)) for m in history]
@@ -113,13 +137,62 @@ class MlflowAdapter(TrackerAdapter):
                 stored.system_metrics[key] = len(points)
             else:
                 stored.metrics[key] = points
-        with tempfile.TemporaryDirectory() as dest:
-            local = Path(download_artifacts(run_id=run.info.run_id, dst_path=dest,
-                                            tracking_uri=ref["tracking_uri"]))
-            for file in sorted(p for p in local.rglob("*") if p.is_file()):
-                stored.artifacts[file.relative_to(local).as_posix()] = sha256_file(file)
-        stored.datasets = [
-            (d.dataset.name, d.dataset.digest) for d in run.inputs.dataset_inputs
-        ]
+        if "s3_endpoint" in self.settings.services:
+            stored.artifacts = self._artifacts_in_bucket(run.info.run_id)
+            served = _artifacts_through_mlflow(ref, run.info.run_id)
+            if served != stored.artifacts:
+                stored.notes.append(f"artifacts served by MLflow differ from the bucket's: "
+                                    f"{sorted(served)} vs {sorted(stored.artifacts)}")
+        else:
+            stored.artifacts = _artifacts_through_mlflow(ref, run.info.run_id)
+        stored.datasets = [(d.dataset.name, d.dataset.digest) for d in run.inputs.dataset_inputs]
         stored.notes.append("params are stored as strings (MLflow's param model)")
         return stored
+
+    def _artifacts_in_bucket(self, run_id: str) -> dict[str, str]:
+        """Checksums of the run's objects as they sit in the S3 bucket (boto3, not MLflow)."""
+        import boto3
+
+        svc = self.settings.services
+        s3 = boto3.client(
+            "s3", endpoint_url=svc["s3_endpoint"], region_name=svc.get("aws_region", "us-east-1"),
+            aws_access_key_id=svc["aws_access_key_id"],
+            aws_secret_access_key=svc["aws_secret_access_key"],
+        )
+        marker = f"/{run_id}/artifacts/"
+        found: dict[str, str] = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=svc["s3_bucket"]):
+            for obj in page.get("Contents", []):
+                if marker in f"/{obj['Key']}":
+                    body = s3.get_object(Bucket=svc["s3_bucket"], Key=obj["Key"])["Body"].read()
+                    found[f"/{obj['Key']}".split(marker, 1)[1]] = sha256_bytes(body)
+        return found
+
+
+def _artifacts_through_mlflow(ref: Mapping[str, str], run_id: str) -> dict[str, str]:
+    from mlflow.artifacts import download_artifacts
+
+    with tempfile.TemporaryDirectory() as dest:
+        local = Path(download_artifacts(run_id=run_id, dst_path=dest,
+                                        tracking_uri=ref["tracking_uri"]))
+        return {f.relative_to(local).as_posix(): sha256_file(f)
+                for f in sorted(local.rglob("*")) if f.is_file()}
+
+
+def _file_store_refusal(tracking_uri: str) -> str:
+    """Ask MLflow for the file store without the opt-in, and report what it says."""
+    from mlflow import MlflowClient
+
+    os.environ.pop(ALLOW_FILE_STORE, None)
+    try:
+        MlflowClient(tracking_uri).search_experiments(max_results=1)
+    except Exception as exc:  # noqa: BLE001 - the refusal is the finding
+        first = str(exc).split(". ")[0]
+        return f"MLflow refuses the file store unless {ALLOW_FILE_STORE}=true: \"{first}.\""
+    return f"MLflow {_version()} opened the file store without {ALLOW_FILE_STORE}"
+
+
+def _version() -> str:
+    import mlflow
+
+    return mlflow.__version__

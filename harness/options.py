@@ -56,7 +56,18 @@ OPTIONS: tuple[Option, ...] = (
            action="append"),
     Option("timeout", "seconds before a cell is killed and recorded as timed out", 300.0, float),
     Option("no-probes", "skip the coverage probes", False, action="store_true"),
+    Option("postgres-uri", "your PostgreSQL (postgresql://user:pw@host:port/db) for "
+           "mlflow:server-postgres-s3 instead of the embedded one", None),
+    Option("s3-endpoint", "your S3 endpoint URL instead of the embedded SeaweedFS", None),
+    Option("s3-bucket", "bucket on --s3-endpoint (default: mlflow)", None),
+    Option("s3-access-key", "access key for --s3-endpoint", None),
+    Option("s3-secret-key", "secret key for --s3-endpoint", None),
+    Option("tracking-uri", "your MLflow tracking server for mlflow:server-postgres-s3 instead "
+           "of the embedded PostgreSQL + S3 + server", None),
 )
+
+EXTERNAL = ("postgres-uri", "s3-endpoint", "s3-bucket", "s3-access-key", "s3-secret-key",
+            "tracking-uri")
 
 
 def add_to(add: Callable[..., Any], prefix: str = "") -> None:
@@ -91,4 +102,5 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
         workload_config=key_values(get("workload-config")),
         timeout_s=get("timeout"),
         probes=not get("no-probes"),
+        external={name.replace("-", "_"): get(name) for name in EXTERNAL if get(name)},
     )

@@ -139,3 +139,70 @@ def run_monitored(
         ended_at=ended_at,
         leftovers=names,
     )
+
+
+class TreeSampler:
+    """CPU and peak RSS of long-running process trees (a service) over one measured window.
+
+    CPU is the growth of each process's own user+system time between :meth:`start` and
+    :meth:`stop` (processes born inside the window count from zero), plus what the roots reaped
+    in the meantime (``children_*`` times). RSS is the largest sum over the trees, sampled on a
+    background thread every ``interval_s``.
+    """
+
+    def __init__(self, roots: Sequence[int], interval_s: float = SAMPLE_INTERVAL_S) -> None:
+        self.roots = list(roots)
+        self.interval_s = interval_s
+        self._start_cpu: dict[int, float] = {}
+        self._last_cpu: dict[int, float] = {}
+        self._start_reaped = 0.0
+        self._peak_rss = 0
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _members(self) -> list[psutil.Process]:
+        members: list[psutil.Process] = []
+        for pid in self.roots:
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(pid)
+                members += [root, *root.children(recursive=True)]
+        return members
+
+    def _reaped(self) -> float:
+        total = 0.0
+        for pid in self.roots:
+            with contextlib.suppress(psutil.Error):
+                times = psutil.Process(pid).cpu_times()
+                total += times.children_user + times.children_system
+        return total
+
+    def _sample(self) -> dict[int, float]:
+        cpu: dict[int, float] = {}
+        rss = 0
+        for member in self._members():
+            with contextlib.suppress(psutil.Error), member.oneshot():
+                times = member.cpu_times()
+                rss += member.memory_info().rss
+                cpu[member.pid] = times.user + times.system
+        self._peak_rss = max(self._peak_rss, rss)
+        self._last_cpu.update(cpu)
+        return cpu
+
+    def _loop(self) -> None:
+        while not self._halt.wait(self.interval_s):
+            self._sample()
+
+    def start(self) -> None:
+        self._start_cpu = self._sample()
+        self._start_reaped = self._reaped()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, float | int]:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sample()
+        grown = sum(cpu - self._start_cpu.get(pid, 0.0) for pid, cpu in self._last_cpu.items())
+        return {"cpu_s": grown + self._reaped() - self._start_reaped,
+                "peak_rss_bytes": self._peak_rss}

@@ -167,6 +167,35 @@ def _overhead(results: Mapping[str, Any]) -> list[str]:
                    "max processes"], rows)
 
 
+def _service_value(name: str, key: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda cell: cell["services"][name][key]
+
+
+def _services(results: Mapping[str, Any]) -> list[str]:
+    """Server-side cost per scenario and service, measured while the client logged."""
+    rows = []
+    for (tool, scenario), cells in _groups(results).items():
+        ok = [c for c in _ok(cells) if c.get("services")]
+        for name in (ok[0]["services"] if ok else {}):
+            if ok[0]["services"][name].get("external"):
+                rows.append([_label(tool, scenario), name, "external: not measured", "-", "-"])
+                continue
+            rows.append([
+                _label(tool, scenario), name,
+                spread(_values(ok, _service_value(name, "cpu_s")), lambda v: f"{v:.2f} s"),
+                spread(_values(ok, _service_value(name, "peak_rss_bytes")), fmt_bytes),
+                fmt_bytes(max(_values(ok, _service_value(name, "disk_bytes")), default=None)),
+            ])
+    if not rows:
+        return []
+    return ["## Server side", "",
+            "Cost of the services a scenario runs (tracking server with its workers, "
+            "PostgreSQL, S3), measured over each cell's logging process; disk is what the "
+            "service held for all runs so far at the end of the run's last cell.", "",
+            *_table(["tool:scenario", "service", "CPU while logging", "peak RSS",
+                     "disk (database / bucket)"], rows)]
+
+
 def _fidelity(results: Mapping[str, Any]) -> list[str]:
     rows, details = [], []
     for (tool, scenario), cells in _groups(results).items():
@@ -208,11 +237,46 @@ def _coverage(results: Mapping[str, Any]) -> list[str]:
             continue
         cells = []
         for feature in features:
-            entry = cov.get(feature, {"status": "-", "evidence": ""})
+            entry = cov.get(feature)
+            if entry is None:
+                cells.append("-")
+                continue
             docs = f" ([docs]({entry['docs']}))" if entry.get("docs") else ""
             cells.append(f"**{entry['status']}**: {entry['evidence']}{docs}")
         rows.append([_label(probe["tool"], probe["scenario"]), *cells])
     return _table(["tool:scenario", *features], rows)
+
+
+def _server_probes(results: Mapping[str, Any]) -> list[str]:
+    """The seed's REST endpoints and MLflow basic-auth, as probed on real servers."""
+    probes = results.get("server_probes") or {}
+    lines: list[str] = []
+    rows = []
+    for label, entries in (probes.get("rest_api") or {}).items():
+        if isinstance(entries, dict):
+            rows.append([label, "-", "-", "-", "error", entries["error"], "-"])
+            continue
+        rows += [[label, f"{e['method']} {e['endpoint']}", "yes" if e["named_in_seed"] else "",
+                  str(e["status"]), e["outcome"], e["evidence"], e.get("replaced_by") or ""]
+                 for e in entries]
+    if rows:
+        lines += ["## REST API", "",
+                  "Each server scenario's own server, probed over plain HTTP (no SDK). "
+                  "*in seed*: the seed document names this endpoint.", "",
+                  *_table(["tool:scenario", "endpoint", "in seed", "HTTP", "outcome",
+                           "evidence", "replaced by"], rows)]
+    auth = probes.get("auth")
+    if isinstance(auth, dict):
+        lines += ["## Authentication and isolation", "", f"Auth probe failed: {auth['error']}", ""]
+    elif auth:
+        lines += ["## Authentication and isolation", "",
+                  "`mlflow server --app-name basic-auth` (sqlite, default permission "
+                  "NO_PERMISSIONS), started by the harness; users alice and bob created "
+                  "through the auth REST API.", "",
+                  *_table(["probe", "expected", "got", "outcome", "evidence"],
+                          [[p["probe"], str(p["expected"]), str(p["status"]), p["outcome"],
+                            p["evidence"]] for p in auth])]
+    return lines
 
 
 def _problems(results: Mapping[str, Any]) -> list[str]:
@@ -344,9 +408,11 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
                   "min–max over repeats.", ""]
     lines += [
         "## Overhead", "", "Median (min–max) over repeats.", "", *_overhead(results),
+        *_services(results),
         "## Fidelity", "", "Worst repeat shown: logged → read back from the tool's storage.", "",
         *_fidelity(results),
         "## Coverage", "", *_coverage(results),
+        *_server_probes(results),
         "## Failures and findings", "", *_problems(results),
         "## Stability", "", *_stability(results),
     ]

@@ -14,15 +14,17 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import adapters
 from adapters.base import StoredRun
-from harness import coverage, fidelity, results
-from harness.proctree import run_monitored
+from harness import coverage, fidelity, results, server_probes
+from harness.proctree import TreeSampler, run_monitored
+from harness.services.base import Service, ServiceError
+from harness.services.pool import ServicePool
 from harness.tracker import Ledger
 
 # Tool settings in the user's environment must not leak into a cell (no real API keys, no
@@ -41,6 +43,9 @@ class Plan:
     workload_config: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 300.0
     probes: bool = True
+    # A team's own services instead of the embedded ones: postgres_uri, s3_endpoint, s3_bucket,
+    # s3_access_key, s3_secret_key, tracking_uri.
+    external: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,8 +153,10 @@ def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
 class CellRun:
     """One cell's private directories and its two worker processes: log (measured), read back."""
 
-    def __init__(self, cell: Cell, plan: Plan, tmp_root: Path) -> None:
+    def __init__(self, cell: Cell, plan: Plan, tmp_root: Path,
+                 services: Mapping[str, Service] | None = None) -> None:
         self.cls = adapters.load(cell.tool)
+        self.services = dict(services or {})
         # Short paths: some helpers put unix sockets in TMPDIR (wandb-symon fails past ~65 chars).
         self.dir = Path(tempfile.mkdtemp(prefix=f"{cell.tool[:12]}-", dir=tmp_root))
         self.storage, self.workdir = self.dir / "store", self.dir / "scratch"
@@ -165,6 +172,7 @@ class CellRun:
             "workload": coverage.PROBE_WORKLOAD if self.probing else plan.workload,
             "workload_config": {} if self.probing else plan.workload_config,
             "run_name": f"trackbench-{cell.tool}-{cell.scenario}-{cell.repeat}",
+            "services": {k: v for s in self.services.values() for k, v in s.endpoints().items()},
         }
         self.record: dict[str, Any] = {
             "tool": cell.tool, "tool_version": self.cls.version() if self.cls else None,
@@ -175,9 +183,19 @@ class CellRun:
 
     def log(self) -> None:
         """The measured part: a fresh process imports, logs, finishes and exits."""
-        log, stats = _worker(self.spec, self.dir, "log", self.timeout_s, self.env)
+        samplers = {name: TreeSampler(svc.pids()) for name, svc in self.services.items()}
+        for sampler in samplers.values():
+            sampler.start()
+        try:
+            log, stats = _worker(self.spec, self.dir, "log", self.timeout_s, self.env)
+        finally:
+            costs = {name: sampler.stop() for name, sampler in samplers.items()}
         self._log = log
         rec = self.record
+        rec["services"] = {
+            name: {**costs[name], "external": not svc.pids(), "disk_bytes": svc.disk_bytes()}
+            for name, svc in self.services.items()
+        }
         rec.update(status=log.get("status"), error=log.get("error"))
         rec.update({k: log.get(k) for k in (
             "import_s", "init_s", "workload_s", "finish_s", "e2e_s", "blocked_s", "calls",
@@ -221,9 +239,10 @@ class CellRun:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def run_cell(cell: Cell, plan: Plan, tmp_root: Path) -> dict[str, Any]:
+def run_cell(cell: Cell, plan: Plan, tmp_root: Path,
+             services: Mapping[str, Service] | None = None) -> dict[str, Any]:
     """Log in one fresh process, read back in another; one results record."""
-    run = CellRun(cell, plan, tmp_root)
+    run = CellRun(cell, plan, tmp_root, services)
     try:
         run.log()
         run.read()
@@ -262,25 +281,37 @@ def execute(plan: Plan, results_path: Path,
     data = results.new_results(invocation, versions)
     probe_cells = [Cell(t, s, 0, "probe") for t, s in pairs if t not in ALWAYS and plan.probes]
     cells = probe_cells + [Cell(t, s, r) for r in range(plan.repeats) for t, s in pairs]
-    unavailable: dict[str, str] = {}
+    skipped: dict[str, tuple[str, str]] = {}  # tool or label -> (status, reason)
     coverage_by_label: dict[str, dict[str, Any]] = {}
     tmp_root = Path(tempfile.mkdtemp(prefix="tb-"))
+    log_dir = results_path.parent / "service-logs"
+    pool = ServicePool(tmp_root / "services", log_dir, plan.external, progress)
     started = time.perf_counter()
     try:
         progress("warm-up: one unrecorded baseline cell (disk caches, interpreter start-up)")
         run_cell(Cell(adapters.BASELINE, "baseline", -1), plan, tmp_root)
+        if plan.probes:
+            data["server_probes"] = server_probes.run(pairs, pool, tmp_root / "services",
+                                                      log_dir, progress)
         for index, cell in enumerate(cells, 1):
-            if cell.tool in unavailable:
+            known = skipped.get(cell.tool) or skipped.get(cell.label)
+            if known is None:
+                record = _run_with_services(cell, plan, tmp_root, pool)
+            else:
                 record = {"tool": cell.tool, "tool_version": versions.get(cell.tool),
                           "scenario": cell.scenario, "profile": plan.profile,
                           "repeat": cell.repeat, "mode": cell.mode,
-                          "status": "unavailable", "error": unavailable[cell.tool]}
-            else:
-                record = run_cell(cell, plan, tmp_root)
+                          "status": known[0], "error": known[1]}
             if record["status"] == "unavailable":
-                unavailable[cell.tool] = record["error"]
+                skipped[cell.tool] = ("unavailable", record["error"])
+            elif record.get("service_error"):
+                skipped[cell.label] = ("failed", record["error"])
             if cell.mode == "probe":
-                coverage_by_label[cell.label] = record.get("coverage") or {}
+                record["coverage"] = {
+                    **(record.get("coverage") or {}),
+                    **server_probes.coverage_for(cell.label, data.get("server_probes", {})),
+                }
+                coverage_by_label[cell.label] = record["coverage"]
                 data["probes"].append(record)
             else:
                 record["coverage"] = coverage_by_label.get(cell.label, {})
@@ -296,6 +327,22 @@ def execute(plan: Plan, results_path: Path,
             progress(f"[{index:>3}/{len(cells)}] {cell.label:<22} {what:<13} {detail}"
                      f"  (elapsed {_fmt_eta(elapsed)}, eta {_fmt_eta(eta)})")
     finally:
+        pool.close()
         shutil.rmtree(tmp_root, ignore_errors=True)
     return data
+
+
+def _run_with_services(cell: Cell, plan: Plan, tmp_root: Path,
+                       pool: ServicePool) -> dict[str, Any]:
+    """Bring up what the cell's scenario needs (once per run), then run the cell."""
+    cls = adapters.load(cell.tool)
+    names = cls.scenario_services.get(cell.scenario, ()) if cls is not None else ()
+    try:
+        services = pool.get(names)
+    except ServiceError as exc:
+        return {"tool": cell.tool, "tool_version": cls.version(), "scenario": cell.scenario,
+                "profile": plan.profile, "repeat": cell.repeat, "mode": cell.mode,
+                "status": "failed", "error": f"service did not start: {exc}",
+                "service_error": True}
+    return run_cell(cell, plan, tmp_root, services)
 

@@ -67,6 +67,7 @@ def _settings(spec: dict[str, Any]) -> AdapterSettings:
         scenario=spec["scenario"],
         profile=spec["profile"],
         system_metrics=bool(spec.get("system_metrics", False)),
+        services=dict(spec.get("services") or {}),
     )
 
 

@@ -1,0 +1,257 @@
+"""MLflow-compatible tracking servers the harness runs (or is pointed at) for the server scenarios.
+
+The seed's scenario 2 is ``mlflow server`` on sqlite with local artifacts, scenario 3 the same
+server on PostgreSQL and S3; both are ``MlflowServer`` with different URIs. ``FastTrackMLServer``
+is a drop-in MLflow-API server (one Go binary) to compare against; ``ExternalTrackingServer`` is
+a team's own server, which the harness only health-checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import psutil
+
+from harness.mlflow_rest import http_json
+from harness.services.base import (
+    LOOPBACK,
+    Service,
+    ServiceError,
+    free_port,
+    spawn,
+    stop_tree,
+    tree,
+    wait_until,
+)
+
+HEALTH_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+def _api_ok(uri: str, auth: tuple[str, str] | None = None) -> bool:
+    """An API call, not just /health: it proves the backend store answers (and, with auth, that
+    the admin credentials work; /health is not behind auth)."""
+    return http_json("GET", uri + HEALTH_PATH, auth=auth, timeout_s=2.0)[0] == 200
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _child_env(workdir: Path, extra: Mapping[str, str]) -> dict[str, str]:
+    """HOME, TMPDIR and XDG dirs under ``workdir``, so nothing the server writes lands outside it;
+    no telemetry; the parent's MLFLOW_* settings dropped (a stray MLFLOW_AUTH_ADMIN_PASSWORD would
+    override the auth config); then the caller's variables (S3 endpoint and keys, ...)."""
+    home, tmp = workdir / "home", workdir / "tmp"
+    for path in (home, tmp):
+        path.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(HOME=str(home), TMPDIR=str(tmp), XDG_CONFIG_HOME=str(home / ".config"),
+               XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local/share"),
+               MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
+    env.update(extra)
+    return env
+
+
+class _Process(Service):
+    """A server process the harness spawned and stops by pid; ``startup_s`` is spawn-to-healthy."""
+
+    startup_s: float | None = None
+
+    def __init__(self, workdir: Path, log_dir: Path, name: str | None = None) -> None:
+        if name:
+            self.name = name
+        super().__init__(workdir, log_dir)
+        self.port: int | None = None
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def _launch(self, cmd: list[str], env: dict[str, str], healthy: Callable[[], bool],
+                timeout_s: float) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        self._proc = spawn(cmd, self.log_path, env=env, cwd=self.workdir)
+        try:
+            wait_until(healthy, timeout_s, self.name, self.log_path,
+                       alive=lambda: self._proc is not None and self._proc.poll() is None)
+        except ServiceError:
+            self.stop()
+            raise
+        self.startup_s = time.monotonic() - started
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        stop_tree(self._proc.pid)
+        self._proc.wait(timeout=10)
+        self._proc = None
+
+    def pids(self) -> list[int]:
+        return [self._proc.pid] if self._proc is not None and self._proc.poll() is None else []
+
+    def endpoints(self) -> dict[str, str]:
+        return {"tracking_uri": self.uri}
+
+
+class MlflowServer(_Process):
+    """``mlflow server`` on a free loopback port, artifacts proxied (``--serve-artifacts``).
+
+    Defaults are scenario 2 (sqlite and an artifact directory under ``workdir``); pass a
+    ``postgresql+psycopg://`` backend and an ``s3://`` destination (with ``MLFLOW_S3_ENDPOINT_URL``
+    and AWS keys in ``env``) for scenario 3. One worker by default: on a 2-core machine the
+    training process is the one being measured, and one uvicorn worker is a single process (no
+    supervisor) that still serves concurrent requests from its thread pool. ``job_execution``
+    off by default: MLflow 3's GenAI job runner starts seven huey consumers (~1 GB RSS) that
+    experiment tracking never uses, and keeps its queue in /dev/shm, outside ``workdir`` (removed
+    on ``stop``, since MLflow leaves it behind).
+    ``app_name="basic-auth"`` writes an auth config with a generated admin password.
+    """
+
+    name = "mlflow-server"
+
+    def __init__(self, workdir: Path, log_dir: Path, *, name: str | None = None,
+                 backend_store_uri: str | None = None, artifacts_destination: str | None = None,
+                 workers: int = 1, env: Mapping[str, str] | None = None,
+                 app_name: str | None = None, auth_default_permission: str = "NO_PERMISSIONS",
+                 job_execution: bool = False, start_timeout_s: float = 120.0) -> None:
+        super().__init__(workdir, log_dir, name)
+        self._db = None if backend_store_uri else workdir / "mlflow.db"
+        self._artifacts = None if artifacts_destination else workdir / "artifacts"
+        self.backend_store_uri = backend_store_uri or f"sqlite:///{self._db}"
+        self.artifacts_destination = artifacts_destination or str(self._artifacts)
+        self.workers = workers
+        self.app_name = app_name
+        self.auth_default_permission = auth_default_permission
+        self.job_execution = job_execution
+        self.start_timeout_s = start_timeout_s
+        self._extra_env = dict(env or {})
+        self.admin: tuple[str, str] | None = None
+
+    def _write_auth_config(self) -> Path:
+        """Keys as in mlflow/server/auth/basic_auth.ini; MLflow creates the admin at first start."""
+        self.admin = ("trackbench-admin", secrets.token_urlsafe(18))  # MLflow wants >= 12 chars
+        path = self.workdir / "basic_auth.ini"
+        path.write_text(
+            "[mlflow]\n"
+            f"default_permission = {self.auth_default_permission}\n"
+            f"database_uri = sqlite:///{self.workdir / 'basic_auth.db'}\n"
+            f"admin_username = {self.admin[0]}\n"
+            f"admin_password = {self.admin[1]}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+        return path
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "mlflow", "server", "--host", LOOPBACK,
+               "--port", str(self.port), "--backend-store-uri", self.backend_store_uri,
+               "--serve-artifacts", "--artifacts-destination", self.artifacts_destination,
+               "--workers", str(self.workers)]
+        extra = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(self.job_execution).lower()}
+        if self.app_name:
+            cmd += ["--app-name", self.app_name]
+            extra["MLFLOW_AUTH_CONFIG_PATH"] = str(self._write_auth_config())
+            # basic-auth refuses to start without a fixed CSRF key (shared by all workers).
+            extra["MLFLOW_FLASK_SERVER_SECRET_KEY"] = secrets.token_hex(32)
+        env = _child_env(self.workdir, {**extra, **self._extra_env})
+        self._launch(cmd, env, lambda: _api_ok(self.uri, self.admin), self.start_timeout_s)
+
+    @staticmethod
+    def _job_queue_dir(pid: int) -> Path | None:
+        """The job queue directory MLflow made (in /dev/shm), read from its children's env."""
+        for proc in tree(pid)[1:]:
+            with contextlib.suppress(psutil.Error):
+                if path := proc.environ().get("_MLFLOW_HUEY_STORAGE_PATH"):
+                    return Path(path)
+        return None
+
+    def stop(self) -> None:
+        queue = self._job_queue_dir(self._proc.pid) if self._proc is not None else None
+        super().stop()
+        if queue is not None:
+            shutil.rmtree(queue, ignore_errors=True)
+
+    def endpoints(self) -> dict[str, str]:
+        if self.admin is None:
+            return super().endpoints()
+        return {**super().endpoints(), "admin_username": self.admin[0],
+                "admin_password": self.admin[1]}
+
+    def disk_bytes(self) -> int | None:
+        """sqlite file plus artifact directory; None when either lives elsewhere (PG, S3)."""
+        if self._db is None or self._artifacts is None or not self._db.exists():
+            return None
+        artifacts = _dir_bytes(self._artifacts) if self._artifacts.exists() else 0
+        return self._db.stat().st_size + artifacts
+
+
+class FastTrackMLServer(_Process):
+    """FastTrackML (``fml server``), an MLflow-API tracking server in one Go binary.
+
+    It serves the MLflow REST API at the root, like ``mlflow server``, but does not proxy
+    artifacts: runs get ``file://`` artifact URIs under ``workdir/artifacts`` that the client
+    writes itself, so it only works for clients on the same file system (or with S3).
+    """
+
+    name = "fasttrackml"
+
+    def __init__(self, workdir: Path, log_dir: Path, *, name: str | None = None,
+                 binary: str | None = None, start_timeout_s: float = 30.0) -> None:
+        super().__init__(workdir, log_dir, name)
+        self.binary = binary or str(Path(sys.executable).with_name("fml"))
+        self.start_timeout_s = start_timeout_s
+        self._db = workdir / "fasttrackml.db"
+        self._artifacts = workdir / "artifacts"
+
+    def start(self) -> None:
+        if shutil.which(self.binary) is None:
+            raise ServiceError(f"FastTrackML binary not found: {self.binary}")
+        self.port = free_port()
+        cmd = [self.binary, "server", "--listen-address", f"{LOOPBACK}:{self.port}",
+               "--database-uri", f"sqlite://{self._db}",
+               "--default-artifact-root", str(self._artifacts)]
+        self._launch(cmd, _child_env(self.workdir, {}), lambda: _api_ok(self.uri),
+                     self.start_timeout_s)
+
+    def disk_bytes(self) -> int | None:
+        """Database (with its WAL files) plus artifacts."""
+        files = [p for p in self.workdir.glob("fasttrackml.db*") if p.is_file()]
+        artifacts = _dir_bytes(self._artifacts) if self._artifacts.exists() else 0
+        return sum(p.stat().st_size for p in files) + artifacts
+
+
+class ExternalTrackingServer(Service):
+    """A team's own MLflow-API server: health-checked, never started or stopped by the harness.
+    The password, if any, is used for the check and not echoed in ``endpoints()``."""
+
+    name = "external-tracking"
+
+    def __init__(self, workdir: Path, log_dir: Path, tracking_uri: str,
+                 auth: tuple[str, str] | None = None, timeout_s: float = 15.0) -> None:
+        super().__init__(workdir, log_dir)
+        self.tracking_uri = tracking_uri.rstrip("/")
+        self.auth = auth
+        self.timeout_s = timeout_s
+
+    def start(self) -> None:
+        wait_until(lambda: _api_ok(self.tracking_uri, self.auth), self.timeout_s,
+                   f"{self.name} at {self.tracking_uri}", self.log_path)
+
+    def stop(self) -> None:
+        """Not ours to stop."""
+
+    def pids(self) -> list[int]:
+        return []
+
+    def endpoints(self) -> dict[str, str]:
+        return {"tracking_uri": self.tracking_uri}

@@ -1,0 +1,93 @@
+"""The run's services: each started on first use, kept for the rest of the run, all stopped at the
+end (in reverse order), also after a failure or Ctrl-C.
+
+Service names are what adapters list in ``scenario_services``; a team's own PostgreSQL, S3 or
+tracking server (``Plan.external``) replaces the embedded one of the same role.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from harness.services.base import Service, ServiceError
+from harness.services.mlflow_server import ExternalTrackingServer, FastTrackMLServer, MlflowServer
+from harness.services.postgres import ExternalPostgres, PostgresService
+from harness.services.s3 import ExternalS3, S3Service
+
+# The service that, in scenario 3, a team's own tracking server replaces (with its backends).
+REMOTE_SERVER = "mlflow-server-postgres-s3"
+
+
+class ServicePool:
+    def __init__(self, root: Path, log_dir: Path, external: Mapping[str, str],
+                 progress: Callable[[str], None] = print) -> None:
+        self.root = root
+        self.log_dir = log_dir
+        self.external = dict(external)
+        self.progress = progress
+        self._started: dict[str, Service] = {}
+        self._failed: dict[str, str] = {}
+
+    def needed(self, names: Sequence[str]) -> list[str]:
+        """With a team's tracking server, scenario 3 needs no embedded PostgreSQL or S3."""
+        if REMOTE_SERVER in names and "tracking_uri" in self.external:
+            keep_s3 = "s3_endpoint" in self.external  # to verify artifacts in the bucket
+            return [n for n in names if n != "postgres" and (n != "s3" or keep_s3)]
+        return list(names)
+
+    def get(self, names: Sequence[str]) -> dict[str, Service]:
+        """The named services, started in order if not yet running; ServiceError if one fails."""
+        out: dict[str, Service] = {}
+        for name in self.needed(names):
+            if name in self._failed:
+                raise ServiceError(self._failed[name])
+            if name not in self._started:
+                service = self._build(name, {k: v for s in out.values()
+                                             for k, v in s.endpoints().items()})
+                self.progress(f"starting {service.name} (log: {service.log_path})")
+                began = time.perf_counter()
+                try:
+                    service.start()
+                except ServiceError as exc:
+                    service.stop()
+                    self._failed[name] = f"{service.name}: {exc}"
+                    raise ServiceError(self._failed[name]) from None
+                self.progress(f"{service.name} ready in {time.perf_counter() - began:.1f} s")
+                self._started[name] = service
+            out[name] = self._started[name]
+        return out
+
+    def close(self) -> None:
+        for service in reversed(list(self._started.values())):
+            service.stop()
+        self._started.clear()
+
+    def _build(self, name: str, upstream: Mapping[str, str]) -> Service:
+        workdir, logs, ext = self.root / name, self.log_dir, self.external
+        if name == "postgres":
+            if "postgres_uri" in ext:
+                return ExternalPostgres(workdir, logs, ext["postgres_uri"])
+            return PostgresService(workdir, logs)
+        if name == "s3":
+            if "s3_endpoint" in ext:
+                return ExternalS3(workdir, logs, ext["s3_endpoint"], ext.get("s3_bucket", "mlflow"),
+                                  ext.get("s3_access_key", ""), ext.get("s3_secret_key", ""))
+            return S3Service(workdir, logs)
+        if name == "mlflow-server-sqlite":
+            return MlflowServer(workdir, logs, name=name)
+        if name == REMOTE_SERVER:
+            if "tracking_uri" in ext:
+                return ExternalTrackingServer(workdir, logs, ext["tracking_uri"])
+            return MlflowServer(
+                workdir, logs, name=name, backend_store_uri=upstream["postgres_uri"],
+                artifacts_destination=f"s3://{upstream['s3_bucket']}/artifacts",
+                env={"MLFLOW_S3_ENDPOINT_URL": upstream["s3_endpoint"],
+                     "AWS_ACCESS_KEY_ID": upstream["aws_access_key_id"],
+                     "AWS_SECRET_ACCESS_KEY": upstream["aws_secret_access_key"],
+                     "AWS_DEFAULT_REGION": upstream.get("aws_region", "us-east-1")},
+            )
+        if name == "fasttrackml":
+            return FastTrackMLServer(workdir, logs)
+        raise ServiceError(f"unknown service {name!r}")
