@@ -116,5 +116,8 @@ def test_matrix_rejects_unknown_tools_and_scenarios() -> None:
         runner.matrix(["nosuchtool"], None)
     with pytest.raises(ValueError, match="unknown scenario"):
         runner.matrix(["null", "mlflow"], ["mlflow:nosuch"])
-    assert runner.matrix(["none", "mlflow"], ["all"]) == [("none", "baseline"),
-                                                          ("mlflow", "sqlite")]
+    assert runner.matrix(["none", "mlflow"], ["all"]) == [
+        ("none", "baseline"), ("mlflow", "sqlite"), ("mlflow", "file"),
+        ("mlflow", "server-sqlite"), ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml")]
+    assert runner.matrix(["mlflow"], ["mlflow:file", "server-sqlite"]) == [
+        ("mlflow", "file"), ("mlflow", "server-sqlite")]
