@@ -92,7 +92,8 @@ class _Process(Service):
     def stop(self) -> None:
         if self._proc is None:
             return
-        stop_tree(self._proc.pid)
+        if self._proc.poll() is None:  # once reaped, the pid may belong to someone else
+            stop_tree(self._proc.pid)
         self._proc.wait(timeout=10)
         self._proc = None
 
