@@ -1,0 +1,88 @@
+"""MLflow's deployments end to end on real services (PostgreSQL, S3, tracking servers)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
+
+from adapters.mlflow import MlflowAdapter  # noqa: E402
+from harness import runner  # noqa: E402
+from harness.services.pool import ServicePool  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN = runner.Plan(tools=["mlflow"], workload="tests.fakes:small_workload", repeats=1,
+                   probes=False, timeout_s=180)
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline()).replace("-m mlflow server", "mlflow server")
+    except psutil.Error:
+        return ""
+
+
+def _descendants() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def test_scenario_3_postgres_s3_end_to_end(tmp_path: Path) -> None:
+    before = _descendants()
+    pool = ServicePool(tmp_path / "svc", tmp_path / "logs", {}, progress=lambda _: None)
+    try:
+        services = pool.get(MlflowAdapter.scenario_services["server-postgres-s3"])
+        record = runner.run_cell(runner.Cell("mlflow", "server-postgres-s3"), PLAN, tmp_path,
+                                 services)
+    finally:
+        pool.close()
+    assert record["status"] == "ok", record["error"]
+    fid = record["fidelity"]
+    assert (fid["params"]["kept"], fid["points"]["kept"], fid["artifacts"]["kept"]) == (4, 100, 1)
+    assert not any("differ" in note for note in record["notes"])  # bucket == served bytes
+    server = record["services"]["mlflow-server-postgres-s3"]
+    assert server["cpu_s"] > 0 and server["peak_rss_bytes"] > 50_000_000
+    assert record["services"]["postgres"]["disk_bytes"] > 0
+    assert record["services"]["s3"]["disk_bytes"] >= 1024  # the artifact's bytes
+    assert (tmp_path / "logs" / "postgres.log").exists()
+    assert _descendants() <= before
+
+
+def test_file_store_refusal_is_reported(tmp_path: Path) -> None:
+    record = runner.run_cell(runner.Cell("mlflow", "file"), PLAN, tmp_path)
+    assert record["status"] == "ok", record["error"]
+    assert any("MLFLOW_ALLOW_FILE_STORE=true" in note for note in record["notes"])
+    assert record["fidelity"]["points"]["kept"] == 100
+
+
+def test_ctrl_c_with_a_tracking_server_leaves_nothing_running(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "trackbench"), "run", "--tools", "mlflow",
+         "--scenarios", "server-sqlite", "--no-probes", "--repeats", "3",
+         "--out", str(tmp_path / "out")],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the server and a cell's worker both run
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        seen |= {p.pid for p in kids}
+        cmdlines = " ".join(_cmdline(p) for p in kids)
+        if "mlflow server" in cmdlines and "harness.worker" in cmdlines:
+            break
+        time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("the server scenario never started")
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 130, stderr
+    alive = [p for p in seen if psutil.pid_exists(p)
+             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], stderr
