@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from harness import options, report, results, runner
+from harness.services.pool import ServicePool
 
 MARK = "benchmark_cell"
 RECORDS = pytest.StashKey[list[dict[str, Any]]]()
@@ -72,6 +73,18 @@ def bench_tmp(bench_plan: runner.Plan) -> Any:
         runner.run_cell(runner.Cell(runner.adapters.BASELINE, "baseline", -1), bench_plan,
                         Path(tmp))
         yield Path(tmp)
+
+
+@pytest.fixture(scope="session")
+def bench_services(bench_plan: runner.Plan, bench_tmp: Path, request: pytest.FixtureRequest) -> Any:
+    """Services of server scenarios, started on first use and stopped at the session's end."""
+    out = Path(request.config.getoption("trackbench_out"))
+    pool = ServicePool(bench_tmp / "services", out / "service-logs", bench_plan.external,
+                       progress=lambda _: None)
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 @pytest.fixture

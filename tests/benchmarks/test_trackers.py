@@ -12,16 +12,20 @@ import statistics
 
 import pytest
 
+import adapters
 from harness import runner
 
 
 @pytest.mark.benchmark_cell
-def test_tracker(benchmark, bench_cell, bench_plan, bench_tmp, bench_records):
+def test_tracker(benchmark, bench_cell, bench_plan, bench_tmp, bench_services, bench_records):
+    cls = adapters.load(bench_cell.tool)
+    names = cls.scenario_services.get(bench_cell.scenario, ()) if cls is not None else ()
+    services = bench_services.get(names)  # a service that cannot start fails the benchmark
     runs: list[runner.CellRun] = []
 
     def one_round() -> None:
         cell = dataclasses.replace(bench_cell, repeat=len(runs))
-        run = runner.CellRun(cell, bench_plan, bench_tmp)
+        run = runner.CellRun(cell, bench_plan, bench_tmp, services)
         runs.append(run)
         run.log()
 
