@@ -46,8 +46,8 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("tools", "comma-separated trackers (the none baseline and null floor always run)",
            ",".join(adapters.DEFAULT_TOOLS), csv_list),
-    Option("scenarios", "comma-separated scenarios (e.g. mlflow:sqlite) or 'all'; default: "
-           "each tool's first", None, csv_list),
+    Option("scenarios", "comma-separated scenarios (e.g. mlflow:sqlite,mlflow:server-sqlite), "
+           "'all', or 'first' (each tool's default scenario only)", "all", csv_list),
     Option("profile", "lean: tool extras off, like for like; defaults: tools as they come",
            "lean", str, ("lean", "defaults")),
     Option("repeats", "measured repeats per cell", 3, int),

@@ -36,7 +36,7 @@ ALWAYS = (adapters.BASELINE, "null")
 @dataclass
 class Plan:
     tools: list[str]
-    scenarios: list[str] | None = None  # None: each tool's first scenario; ["all"]: every one
+    scenarios: list[str] | None = None  # None or ["first"]: each tool's first; ["all"]: all
     profile: str = "lean"
     repeats: int = 3
     workload: str = "digits"
@@ -69,6 +69,7 @@ def with_reference_tools(tools: Iterable[str]) -> list[str]:
 def matrix(tools: Iterable[str], scenarios: list[str] | None) -> list[tuple[str, str]]:
     """(tool, scenario) pairs to run; unknown tools or scenarios raise ValueError."""
     pairs: list[tuple[str, str]] = []
+    scenarios = None if scenarios == ["first"] else scenarios
     wanted = set(scenarios or [])
     matched: set[str] = set()
     for tool in tools:
