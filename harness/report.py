@@ -1,12 +1,11 @@
 """REPORT.md from results.json, and nothing else: every figure here is regenerated from the file.
 
-Medians are shown with their spread (min-max over repeats); stability warnings follow pyperf's
-``format_checks`` (spread >= 10% of the median, fewer than 3 samples).
+Medians are shown with their 95% bootstrap confidence interval over repeats; stability warnings
+follow pyperf's ``format_checks`` (interval >= 10% of the median, fewer than 3 samples).
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from harness import charts
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
 from harness.proctree import SAMPLE_INTERVAL_S
+from harness.stats import RESAMPLES, median_ci, relative_width
 
 UNSTABLE_SPREAD = 0.10
 MIN_SAMPLES = 3
@@ -59,13 +59,13 @@ def _values(cells: Iterable[Mapping[str, Any]], get: Callable[[Mapping[str, Any]
 
 
 def spread(values: list[float], fmt: Callable[[float | None], str]) -> str:
-    """``median (min-max)``; a lone value is shown bare."""
+    """``median [95% CI]`` (seeded bootstrap of the median); a lone value is shown bare."""
     if not values:
         return "-"
-    mid = statistics.median(values)
+    mid, low, high = median_ci(values)
     if len(values) == 1:
         return fmt(mid)
-    return f"{fmt(mid)} ({fmt(min(values))}–{fmt(max(values))})"
+    return f"{fmt(mid)} [{fmt(low)}–{fmt(high)}]"
 
 
 def _groups(results: Mapping[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -153,18 +153,37 @@ def _overhead(results: Mapping[str, Any]) -> list[str]:
             spread(_values(ok, lambda c: c["blocked_s"]), fmt_s),
             spread(_values(ok, metric_calls("p50_s")), fmt_s),
             spread(_values(ok, metric_calls("p99_s")), fmt_s),
+            spread(_values(ok, lambda c: c["floor_multiple"]),
+                   lambda v: f"{v:.1f}×" if v < 10 else f"{v:.0f}×"),
+            spread(_values(ok, lambda c: c["loop_slowdown_s"]), fmt_s),
             spread(_values(ok, lambda c: c["finish_s"]), fmt_s),
             spread(_values(ok, lambda c: c["exit_s"]), fmt_s),
             spread(_values(ok, lambda c: c["e2e_s"]), fmt_s),
-            spread(_values(ok, lambda c: c["cpu_s"]), lambda v: f"{v:.2f} s"),
-            spread(_values(ok, lambda c: c["peak_rss_bytes"]), fmt_bytes),
-            spread(_values(ok, lambda c: c["disk_bytes"]), fmt_bytes),
-            str(max(_values(ok, lambda c: c["max_processes"]), default="-")),
         ])
     return _table(["tool:scenario", "n", "import", "init", "blocked in log calls",
-                   "log_metrics p50", "log_metrics p99", "finish", "interpreter exit",
-                   "end to end", "CPU (process tree)", "peak RSS (tree)", "disk",
-                   "max processes"], rows)
+                   "log_metrics p50", "log_metrics p99", "p50 × null", "loop slowdown",
+                   "finish", "interpreter exit", "end to end"], rows)
+
+
+def _resources(results: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for (tool, scenario), cells in _groups(results).items():
+        ok = _ok(cells)
+        if not ok:
+            continue
+        per_point = [c["disk_bytes"] / c["logged"]["points"] for c in ok
+                     if c.get("logged") and c["logged"]["points"]]
+        rows.append([
+            _label(tool, scenario),
+            spread(_values(ok, lambda c: c["cpu_s"]), lambda v: f"{v:.2f} s"),
+            spread(_values(ok, lambda c: c["extra_cpu_s"]), lambda v: f"{v:+.2f} s"),
+            spread(_values(ok, lambda c: c["peak_rss_bytes"]), fmt_bytes),
+            spread(_values(ok, lambda c: c["disk_bytes"]), fmt_bytes),
+            spread(per_point, lambda v: f"{v:.0f} B"),
+            str(max(_values(ok, lambda c: c["max_processes"]), default="-")),
+        ])
+    return _table(["tool:scenario", "CPU (process tree)", "CPU beyond none", "peak RSS (tree)",
+                   "disk", "disk per logged point", "max processes"], rows)
 
 
 def _service_value(name: str, key: str) -> Callable[[Mapping[str, Any]], Any]:
@@ -313,14 +332,14 @@ def _stability(results: Mapping[str, Any]) -> list[str]:
             warnings.append(f"- {_label(tool, scenario)}: only {len(values)} sample(s); "
                             f"use --repeats {MIN_SAMPLES} or more for a usable median.")
             continue
-        mid = statistics.median(values)
-        width = (max(values) - min(values)) / mid if mid else 0.0
+        width = relative_width(values)
         if width >= UNSTABLE_SPREAD:
-            warnings.append(f"- {_label(tool, scenario)}: end-to-end spread is "
-                            f"{100 * width:.0f}% of the median (>= {100 * UNSTABLE_SPREAD:.0f}%): "
-                            "unstable; compare with care.")
-    return (warnings + [""]) if warnings else ["All end-to-end medians have a spread under "
-                                               f"{100 * UNSTABLE_SPREAD:.0f}% of the median.", ""]
+            warnings.append(f"- {_label(tool, scenario)}: the 95% interval of the end-to-end "
+                            f"median spans {100 * width:.0f}% of it (>= "
+                            f"{100 * UNSTABLE_SPREAD:.0f}%): unstable; compare with care.")
+    return (warnings + [""]) if warnings else [
+        f"Every end-to-end median's 95% interval spans under {100 * UNSTABLE_SPREAD:.0f}% of it.",
+        ""]
 
 
 def _notes(results: Mapping[str, Any]) -> list[str]:
@@ -368,8 +387,10 @@ METHOD = f"""\
   to the process being reaped (atexit hooks of the tool run here); *end to end* = import + init +
   workload + finish.
 - *Overhead vs none* is a cell's end-to-end time minus the `none` baseline's (the same workload
-  with no tracker) in the same repeat of the same invocation; shown as the median over repeats
-  with min–max. `null` is an adapter that does nothing: the harness's own floor.
+  with no tracker) in the same repeat of the same invocation. Every figure is the median over
+  repeats with its 95% percentile-bootstrap interval ({RESAMPLES} resamples, seeded, so the
+  report regenerates identically). `null` is an adapter that does nothing: the harness's own
+  floor. A warm-up cell runs first, unrecorded; cells are interleaved across tools.
 - *CPU (process tree)* is user+system time of the worker and every descendant it reaped
   (`wait4`; the worker is a child subreaper, so detached helpers such as `wandb-core` are
   reaped into it), plus processes still alive at exit at their last sample. *Peak RSS (tree)*
@@ -407,7 +428,12 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
                   "Stacked medians of each part of end-to-end time; whiskers: end-to-end "
                   "min–max over repeats.", ""]
     lines += [
-        "## Overhead", "", "Median (min–max) over repeats.", "", *_overhead(results),
+        "## Overhead", "",
+        "Median [95% bootstrap confidence interval] over repeats. *p50 × null*: the per-call "
+        "median as a multiple of the `null` adapter's (the harness's floor) in the same run. "
+        "*loop slowdown*: the workload's own work, outside log calls, beyond the baseline's.",
+        "", *_overhead(results),
+        "## Resources", "", *_resources(results),
         *_services(results),
         "## Fidelity", "", "Worst repeat shown: logged → read back from the tool's storage.", "",
         *_fidelity(results),

@@ -253,14 +253,29 @@ def run_cell(cell: Cell, plan: Plan, tmp_root: Path,
 
 
 def baseline_overheads(cells: list[dict[str, Any]]) -> None:
-    """overhead_s: a cell's e2e minus the baseline's e2e in the same repeat (same invocation)."""
-    base = {c["repeat"]: c["e2e_s"] for c in cells
-            if c["tool"] == adapters.BASELINE and c["status"] == "ok"}
+    """Each cell against the baseline (``none``) and the floor (``null``) of the same repeat.
+
+    - overhead_s / overhead_pct: end-to-end time beyond the baseline's;
+    - loop_slowdown_s: the workload's own work outside log calls beyond the baseline's (time
+      lost to the tool's background threads and processes competing for the cores);
+    - extra_cpu_s: CPU of the whole process tree beyond the baseline's;
+    - floor_multiple: per-call p50 of log_metrics as a multiple of the null adapter's.
+    """
+    def by_repeat(tool: str) -> dict[int, dict[str, Any]]:
+        return {c["repeat"]: c for c in cells if c["tool"] == tool and c["status"] == "ok"}
+
+    base, floor = by_repeat(adapters.BASELINE), by_repeat("null")
     for c in cells:
-        ref = base.get(c["repeat"])
+        ref, low = base.get(c["repeat"]), floor.get(c["repeat"])
         ok = c["status"] == "ok" and ref is not None and c.get("e2e_s") is not None
-        c["overhead_s"] = c["e2e_s"] - ref if ok else None
-        c["overhead_pct"] = 100.0 * c["overhead_s"] / ref if ok and ref else None
+        c["overhead_s"] = c["e2e_s"] - ref["e2e_s"] if ok else None
+        c["overhead_pct"] = 100.0 * c["overhead_s"] / ref["e2e_s"] if ok and ref["e2e_s"] else None
+        c["loop_slowdown_s"] = (
+            c["workload_s"] - c["blocked_s"] - ref["workload_s"] if ok else None)
+        c["extra_cpu_s"] = c["cpu_s"] - ref["cpu_s"] if ok else None
+        p50 = (c.get("calls") or {}).get("metrics", {}).get("p50_s") if ok else None
+        floor_p50 = (low["calls"]["metrics"]["p50_s"] if low else None) or None
+        c["floor_multiple"] = p50 / floor_p50 if p50 is not None and floor_p50 else None
 
 
 def _fmt_eta(seconds: float) -> str:
