@@ -47,7 +47,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("tools", "comma-separated trackers (the none baseline and null floor always run)",
            ",".join(adapters.DEFAULT_TOOLS), csv_list),
     Option("scenarios", "comma-separated scenarios (e.g. mlflow:sqlite,mlflow:server-sqlite), "
-           "'all', or 'first' (each tool's default scenario only)", "all", csv_list),
+           "'all' (default), or 'first' (each tool's default scenario only)", None, csv_list),
     Option("profile", "lean: tool extras off, like for like; defaults: tools as they come",
            "lean", str, ("lean", "defaults")),
     Option("repeats", "measured repeats per cell", 3, int),
@@ -56,6 +56,9 @@ OPTIONS: tuple[Option, ...] = (
            action="append"),
     Option("timeout", "seconds before a cell is killed and recorded as timed out", 300.0, float),
     Option("no-probes", "skip the coverage probes", False, action="store_true"),
+    Option("quick", "a fast look (about 1-2 minutes for the four tools): each tool's first "
+           "scenario, a 3-epoch workload, no probes; still 3 interleaved repeats", False,
+           action="store_true"),
     Option("postgres-uri", "your PostgreSQL (postgresql://user:pw@host:port/db) for "
            "mlflow:server-postgres-s3 instead of the embedded one", None),
     Option("s3-endpoint", "your S3 endpoint URL instead of the embedded SeaweedFS", None),
@@ -65,6 +68,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("tracking-uri", "your MLflow tracking server for mlflow:server-postgres-s3 instead "
            "of the embedded PostgreSQL + S3 + server", None),
 )
+
+QUICK_EPOCHS = 3
 
 EXTERNAL = ("postgres-uri", "s3-endpoint", "s3-bucket", "s3-access-key", "s3-secret-key",
             "tracking-uri")
@@ -93,14 +98,18 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
 
     if get("repeats") < 1:
         raise ValueError("--repeats must be at least 1")
+    quick = get("quick")
+    config = key_values(get("workload-config"))
+    if quick and get("workload") == "digits":
+        config = {"epochs": QUICK_EPOCHS, **config}
     return Plan(
         tools=get("tools"),
-        scenarios=get("scenarios"),
+        scenarios=get("scenarios") or (["first"] if quick else ["all"]),
         profile=get("profile"),
         repeats=get("repeats"),
         workload=get("workload"),
-        workload_config=key_values(get("workload-config")),
+        workload_config=config,
         timeout_s=get("timeout"),
-        probes=not get("no-probes"),
+        probes=not (get("no-probes") or quick),
         external={name.replace("-", "_"): get(name) for name in EXTERNAL if get(name)},
     )

@@ -1,0 +1,53 @@
+"""Options shared by the CLI and pytest turn into the same Plan."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from harness import options
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    options.add_to(parser.add_argument)
+    return parser.parse_args(list(argv))
+
+
+def test_defaults_run_every_scenario_of_the_four_tools_with_probes() -> None:
+    plan = options.plan_from(vars(parse()))
+    assert plan.tools == ["mlflow", "wandb", "neptune", "comet"]
+    assert plan.scenarios == ["all"] and plan.probes and plan.repeats == 3
+
+
+def test_quick_is_first_scenarios_short_workload_no_probes() -> None:
+    plan = options.plan_from(vars(parse("--quick")))
+    assert plan.scenarios == ["first"] and not plan.probes
+    assert plan.workload_config == {"epochs": options.QUICK_EPOCHS} and plan.repeats == 3
+    plan = options.plan_from(vars(parse("--quick", "--workload-config", "epochs=7",
+                                        "--scenarios", "mlflow:file")))
+    assert plan.workload_config == {"epochs": 7} and plan.scenarios == ["mlflow:file"]
+
+
+def test_external_services_and_typed_workload_config() -> None:
+    plan = options.plan_from(vars(parse("--postgres-uri", "postgresql://u@db:5432/m",
+                                        "--workload-config", "steps=300",
+                                        "--workload-config", "name=ü")))
+    assert plan.external == {"postgres_uri": "postgresql://u@db:5432/m"}
+    assert plan.workload_config == {"steps": 300, "name": "ü"}
+
+
+def test_pytest_spelling_maps_to_the_same_plan() -> None:
+    parser = argparse.ArgumentParser()
+    options.add_to(parser.add_argument, prefix="trackbench_")
+    ns = parser.parse_args(["--trackbench-tools", "mlflow", "--trackbench-repeats", "5"])
+    plan = options.plan_from(vars(ns), prefix="trackbench_")
+    assert plan.tools == ["mlflow"] and plan.repeats == 5
+
+
+def test_bad_values_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        options.plan_from(vars(parse("--repeats", "0")))
+    with pytest.raises(ValueError, match="key=value"):
+        options.plan_from(vars(parse("--workload-config", "oops")))
