@@ -46,3 +46,47 @@ def test_tracker(benchmark, bench_cell, bench_plan, bench_tmp, bench_services, b
         pytest.skip(f"{bench_cell.tool} is not installed or failed to import: "
                     f"{records[0]['error']}")
     assert statuses == {"ok"}, [r.get("error") for r in records]
+
+
+@pytest.mark.benchmark_cell
+def test_harness_cost_is_under_5_percent_of_the_fastest_tool(benchmark, bench_records, tmp_path):
+    """The facade (ledger + timing) per log_metrics call, against the fastest tool's per-call
+    median measured by the benchmarks above in this same session."""
+    from adapters.base import AdapterSettings
+    from adapters.null import NullAdapter
+    from harness.tracker import Tracker
+
+    adapter = NullAdapter(AdapterSettings(storage_dir=tmp_path))
+    tracker = Tracker(adapter, tmp_path)
+    metrics = {"loss": 0.5, "accuracy": 0.9, "lr": 0.01}
+    calls = 10_000
+
+    def direct() -> None:
+        for step in range(calls):
+            adapter.log_metrics(metrics, step)
+
+    def facade() -> None:
+        for step in range(calls):
+            tracker.log_metrics(metrics, step)
+
+    direct_s = min(_timed(direct) for _ in range(5))
+    benchmark.pedantic(facade, rounds=5, iterations=1)
+    facade_s = benchmark.stats.stats.min
+    per_call = max(0.0, facade_s - direct_s) / calls
+    tools = [r for r in bench_records if r["tool"] not in ("none", "null")
+             and r["status"] == "ok" and r["calls"]["metrics"]["p50_s"]]
+    if not tools:
+        pytest.skip("no tracker benchmark ran in this session to compare against")
+    fastest = min(tools, key=lambda r: r["calls"]["metrics"]["p50_s"])
+    share = per_call / fastest["calls"]["metrics"]["p50_s"]
+    benchmark.extra_info.update(harness_per_call_s=per_call, fastest=fastest["tool"],
+                                fastest_p50_s=fastest["calls"]["metrics"]["p50_s"], share=share)
+    assert share <= 0.05, f"harness adds {per_call * 1e6:.2f} µs/call = {share:.1%} of {fastest}"
+
+
+def _timed(fn) -> float:
+    import time
+
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
