@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import adapters
-from harness import options, report, results, runner, workloads
+from harness import compare, options, report, results, runner, workloads
 
 DEFAULT_OUT = Path("reports/latest")
 
@@ -50,6 +50,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    old, new = results.load(Path(args.old)), results.load(Path(args.new))
+    try:
+        text = compare.render(old, new)
+    except compare.IncomparableResults as exc:
+        print(f"trackbench: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"trackbench: comparison written to {args.out}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
 def _cmd_list(_: argparse.Namespace) -> int:
     print(f"{'tool':<10} {'scenarios':<24} {'version':<14} status")
     for name in adapters.tool_names():
@@ -80,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("results", help="path to results.json")
     rep.add_argument("--out", help="output directory (default: beside results.json)")
     rep.set_defaults(func=_cmd_report)
+    cmp = sub.add_parser("compare", help="regression table between two results.json files "
+                                         "from the same machine (e.g. before/after an upgrade)")
+    cmp.add_argument("old", help="results.json before")
+    cmp.add_argument("new", help="results.json after")
+    cmp.add_argument("--out", help="write the markdown here instead of printing it")
+    cmp.set_defaults(func=_cmd_compare)
     lst = sub.add_parser("list", help="tools, scenarios, and whether each is installed")
     lst.set_defaults(func=_cmd_list)
     return parser

@@ -1,0 +1,145 @@
+"""Markdown (and log-log PNGs) for scaling sweeps, from the sweep records alone.
+
+Per sweep: a table of the median end-to-end overhead over ``none`` and the time of the call that
+scales, at every x; then one growth line per tool from :func:`harness.sweeps.fit_growth`, fitted
+on the cost that scales (no import, init or finish in it, so a fixed cost cannot pass for
+sublinear growth) and, for the whole process, a straight line on the end-to-end overhead (its
+slope includes work a tool defers to finish or to a helper process).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from adapters import BASELINE
+from harness.report import _label, _table, fmt_s
+from harness.sweeps import FLAT_RATIO, SWEEPS, Sweep, fit_growth
+
+Record = Mapping[str, Any]
+FLAT_RULE = (f"flat per call: the cost per unit stays within a factor {FLAT_RATIO:g} over the "
+             "range; exponent: slope on log-log axes, 1 = linear")
+
+
+def _fmt_x(sweep: Sweep, x: float) -> str:
+    if sweep.unit_size == 1:
+        return f"{x:,.0f}"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if x >= size:
+            return f"{x / size:g} {unit}"
+    return f"{x:g} B"
+
+
+def _by_tool(records: list[Record]) -> dict[str, list[Record]]:
+    tools: dict[str, list[Record]] = {}
+    for rec in records:
+        tools.setdefault(_label(rec["tool"], rec["scenario"]), []).append(rec)
+    return tools
+
+
+def _median(records: list[Record], x: float, key: str) -> float | None:
+    values = [r[key] for r in records
+              if r["x"] == x and r["status"] == "ok" and r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def _cell(records: list[Record], x: float, sweep: Sweep) -> str:
+    at_x = [r for r in records if r["x"] == x]
+    if not at_x:
+        return "-"
+    if not any(r["status"] == "ok" for r in at_x):
+        return "/".join(sorted({r["status"] for r in at_x}))
+    if at_x[0]["tool"] == BASELINE:
+        return f"{fmt_s(_median(records, x, 'e2e_s'))} e2e"
+    overhead = _median(records, x, "overhead_s")
+    sign = "+" if overhead is not None and overhead >= 0 else ""
+    return f"{sign}{fmt_s(overhead)} · {fmt_s(_median(records, x, sweep.call_key))}"
+
+
+def _per_unit(sweep: Sweep, value: float | None) -> str:
+    return "-" if value is None else f"{fmt_s(value * sweep.unit_size)} per {sweep.unit}"
+
+
+def _growth_line(label: str, records: list[Record], xs: list[float], sweep: Sweep) -> str:
+    cost = fit_growth(xs, [_median(records, x, "cost_s") for x in xs])
+    e2e = fit_growth(xs, [_median(records, x, "overhead_s") for x in xs])
+    if cost["exponent"] is None:
+        shape = f"{cost['growth']} (under two points above the noise floor)"
+    else:
+        shape = (f"{cost['growth']} (exponent {cost['exponent']:.2f}, "
+                 f"R² {cost['loglog_r2']:.2f})")
+    line = f"- **{label}**: {sweep.cost_label} {_per_unit(sweep, cost['slope'])}, {shape}"
+    if e2e["slope"] is not None:
+        line += (f"; end to end {_per_unit(sweep, e2e['slope'])} over none "
+                 f"(linear fit, R² {e2e['linear_r2']:.2f}; fixed part {fmt_s(e2e['intercept'])})")
+    return line
+
+
+def _chart(sweep: Sweep, tools: dict[str, list[Record]], xs: list[float],
+           chart_dir: Path) -> Path | None:
+    """Log-log: the fitted cost per tool, with a dashed ``∝ x`` guide (parallel = flat)."""
+    series = {}
+    for label, records in tools.items():
+        points = [(x, y) for x in xs if (y := _median(records, x, "cost_s")) and y > 0]
+        if len(points) >= 2:
+            series[label] = points
+    if not series:
+        return None
+    with tempfile.TemporaryDirectory(prefix="trackbench-mpl-") as mpl_dir:
+        # matplotlib caches fonts under the user's home unless told otherwise.
+        os.environ.setdefault("MPLCONFIGDIR", mpl_dir)
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        for label, points in series.items():
+            ax.plot(*zip(*points, strict=True), marker="o", label=label)
+        anchor = statistics.median(points[0][1] / points[0][0] for points in series.values())
+        ax.plot(xs, [anchor * x for x in xs], linestyle="--", color="grey", label="∝ x (flat)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(sweep.title)
+        ax.set_ylabel(f"{sweep.cost_label}, s (median)")
+        ax.set_title(f"Scaling with {sweep.title}")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        chart_dir.mkdir(parents=True, exist_ok=True)
+        path = chart_dir / f"sweep-{sweep.name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return path
+
+
+def _section(sweep: Sweep, records: list[Record], chart_dir: Path | None) -> list[str]:
+    xs = sorted({r["x"] for r in records})
+    tools = _by_tool(records)
+    repeats = max(r["repeat"] for r in records) + 1
+    lines = [f"### {sweep.title.capitalize()}", "",
+             f"x = {sweep.title}; {sweep.description}. Each cell: median over {repeats} "
+             f"repeat(s) of the end-to-end overhead vs `none` at the same x · "
+             f"{sweep.call_label}.", "",
+             *_table(["tool:scenario", *[_fmt_x(sweep, x) for x in xs]],
+                     [[label, *[_cell(recs, x, sweep) for x in xs]]
+                      for label, recs in tools.items()]),
+             f"Growth of {sweep.cost_label} over `none` ({FLAT_RULE}):", ""]
+    lines += [_growth_line(label, recs, xs, sweep) for label, recs in tools.items()
+              if recs[0]["tool"] != BASELINE]
+    lines.append("")
+    if chart_dir is not None and (chart := _chart(sweep, tools, xs, chart_dir)):
+        lines += [f"![Scaling with {sweep.title}]({chart.name})", ""]
+    return lines
+
+
+def render_sweeps(sweeps: list[dict[str, Any]], chart_dir: Path | None = None) -> list[str]:
+    """Markdown lines for every sweep present in ``sweeps`` (the records of ``run_sweep``)."""
+    lines = ["## Scaling", ""]
+    for name, sweep in SWEEPS.items():
+        if records := [r for r in sweeps if r["sweep"] == name]:
+            lines += _section(sweep, records, chart_dir)
+    return lines
