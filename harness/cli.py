@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"trackbench: tools {', '.join(runner.with_reference_tools(plan.tools))}; workload "
           f"{plan.workload}; profile {plan.profile}; {plan.repeats} repeat(s); "
           f"results -> {results_path}", file=sys.stderr)
+    # A CI job being cancelled (SIGTERM) cleans up like Ctrl-C: services and workers stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         data = runner.execute(plan, results_path,
                               progress=lambda line: print(line, file=sys.stderr, flush=True))
@@ -40,6 +43,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     path = report.write(data, out)
     print(f"trackbench: report written to {path}", file=sys.stderr)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

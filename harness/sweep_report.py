@@ -25,6 +25,13 @@ FLAT_RULE = (f"flat per call: the cost per unit stays within a factor {FLAT_RATI
              "range; exponent: slope on log-log axes, 1 = linear")
 
 
+def _fmt_t(value: float | None) -> str:
+    """``fmt_s`` down to nanoseconds: per-point costs are often below a microsecond."""
+    if value is not None and 0 < abs(value) < 1e-6:
+        return f"{value * 1e9:.0f} ns"
+    return fmt_s(value)
+
+
 def _fmt_x(sweep: Sweep, x: float) -> str:
     if sweep.unit_size == 1:
         return f"{x:,.0f}"
@@ -54,14 +61,14 @@ def _cell(records: list[Record], x: float, sweep: Sweep) -> str:
     if not any(r["status"] == "ok" for r in at_x):
         return "/".join(sorted({r["status"] for r in at_x}))
     if at_x[0]["tool"] == BASELINE:
-        return f"{fmt_s(_median(records, x, 'e2e_s'))} e2e"
+        return f"{_fmt_t(_median(records, x, 'e2e_s'))} e2e"
     overhead = _median(records, x, "overhead_s")
     sign = "+" if overhead is not None and overhead >= 0 else ""
-    return f"{sign}{fmt_s(overhead)} · {fmt_s(_median(records, x, sweep.call_key))}"
+    return f"{sign}{_fmt_t(overhead)} · {_fmt_t(_median(records, x, sweep.call_key))}"
 
 
 def _per_unit(sweep: Sweep, value: float | None) -> str:
-    return "-" if value is None else f"{fmt_s(value * sweep.unit_size)} per {sweep.unit}"
+    return "-" if value is None else f"{_fmt_t(value * sweep.unit_size)} per {sweep.unit}"
 
 
 def _growth_line(label: str, records: list[Record], xs: list[float], sweep: Sweep) -> str:
@@ -72,10 +79,13 @@ def _growth_line(label: str, records: list[Record], xs: list[float], sweep: Swee
     else:
         shape = (f"{cost['growth']} (exponent {cost['exponent']:.2f}, "
                  f"R² {cost['loglog_r2']:.2f})")
-    line = f"- **{label}**: {sweep.cost_label} {_per_unit(sweep, cost['slope'])}, {shape}"
+    line = f"- **{label}**: {sweep.cost_label} {_per_unit(sweep, cost['slope'])}"
+    if cost["intercept"] is not None:
+        line += f", fixed part {_fmt_t(cost['intercept'])}"
+    line += f", {shape}"
     if e2e["slope"] is not None:
         line += (f"; end to end {_per_unit(sweep, e2e['slope'])} over none "
-                 f"(linear fit, R² {e2e['linear_r2']:.2f}; fixed part {fmt_s(e2e['intercept'])})")
+                 f"(linear fit, R² {e2e['linear_r2']:.2f}; fixed part {_fmt_t(e2e['intercept'])})")
     return line
 
 

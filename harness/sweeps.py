@@ -195,12 +195,11 @@ def _against_baseline(records: list[dict[str, Any]]) -> None:
     for rec in records:
         ref = base.get((rec["sweep"], rec["x"], rec["repeat"]))
         ok = ref is not None and rec["status"] == "ok"
-        cost = rec[SWEEPS[rec["sweep"]].cost_key]
+        key = SWEEPS[rec["sweep"]].cost_key
         rec["overhead_s"] = rec["e2e_s"] - ref["e2e_s"] if ok else None
-        # The baseline makes no tool calls (its call costs are 0 or absent); in the runs sweep
-        # it still pays the harness's per-run work, which the difference removes.
-        base_cost = ref[SWEEPS[rec["sweep"]].cost_key] if ok else None
-        rec["cost_s"] = cost - (base_cost or 0.0) if ok and cost is not None else None
+        # None: no such call was made (the baseline makes no tool calls). In the runs sweep the
+        # baseline still pays the harness's per-run work, which the difference removes.
+        rec["cost_s"] = (rec[key] or 0.0) - (ref[key] or 0.0) if ok else None
 
 
 def run_sweep(tools: Sequence[str], sweep_names: Sequence[str] | None = None,

@@ -126,13 +126,15 @@ def test_plain_pytest_deselects_the_benchmarks() -> None:
     assert "deselected" in run.stdout and "test_tracker" not in run.stdout.split("deselected")[0]
 
 
-def test_ctrl_c_stops_every_process_and_keeps_finished_cells(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_every_process_and_keeps_finished_cells(tmp_path: Path, signum) -> None:
     out_dir = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", "--tools", "tests.fakes:HangingAdapter",
          "--workload", "tests.fakes:small_workload", "--repeats", "1", "--no-probes",
          "--timeout", "120", "--out", str(out_dir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 60
     workers: list[psutil.Process] = []
@@ -141,13 +143,19 @@ def test_ctrl_c_stops_every_process_and_keeps_finished_cells(tmp_path: Path) -> 
         workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
                    if "HangingAdapter" in " ".join(_spec_of(p))]
     assert workers, "the hanging cell never started"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
     assert not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     data = json.loads((out_dir / "results.json").read_text())
     assert [c["tool"] for c in data["cells"]] == ["none", "null"]
+
+
+def interruptible() -> None:
+    """Ctrl-C as in a terminal: a shell running us in the background (as CI may) ignores SIGINT,
+    and an ignored SIGINT survives exec, so Python would never raise KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _spec_of(proc: psutil.Process) -> list[str]:

@@ -16,6 +16,7 @@ pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[too
 from adapters.mlflow import MlflowAdapter  # noqa: E402
 from harness import runner  # noqa: E402
 from harness.services.pool import ServicePool  # noqa: E402
+from tests.test_cli import interruptible  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = runner.Plan(tools=["mlflow"], workload="tests.fakes:small_workload", repeats=1,
@@ -67,6 +68,7 @@ def test_ctrl_c_with_a_tracking_server_leaves_nothing_running(tmp_path: Path) ->
          "--scenarios", "server-sqlite", "--no-probes", "--repeats", "3",
          "--out", str(tmp_path / "out")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible,
     )
     seen: set[int] = set()
     deadline = time.monotonic() + 120
