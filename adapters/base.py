@@ -72,6 +72,22 @@ class TrackerAdapter(abc.ABC):
     scenarios: ClassVar[tuple[str, ...]] = ("default",)
     # Services (see harness/services) the harness must run for a scenario, in start order.
     scenario_services: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # A scenario "base+variant" is a mitigation a user would try (e.g. "sqlite+async"); the
+    # report compares it with its base scenario.
+    VARIANT_SEP: ClassVar[str] = "+"
+
+    @classmethod
+    def services_for(cls, scenario: str) -> tuple[str, ...]:
+        return cls.scenario_services.get(scenario.split(cls.VARIANT_SEP)[0], ())
+
+    @property
+    def variant(self) -> str | None:
+        base, sep, variant = self.settings.scenario.partition(self.VARIANT_SEP)
+        return variant if sep else None
+
+    @property
+    def base_scenario(self) -> str:
+        return self.settings.scenario.partition(self.VARIANT_SEP)[0]
     # Where the tool's access control lives when it is not in the local store (docs link).
     hosted_auth_docs: ClassVar[str | None] = None
 

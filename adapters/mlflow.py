@@ -9,6 +9,10 @@
   artifacts are verified in the bucket itself.
 - ``fasttrackml``: FastTrackML, an MLflow-compatible tracking server, same client.
 
+Mitigations a user would try, as variants of a scenario: ``+async`` (MLflow's asynchronous
+logging, flushed at ``end_run``) and ``+batch`` (metrics buffered by the caller and sent with
+``MlflowClient.log_batch`` every ``BATCH_STEPS`` steps and at the end).
+
 Logging goes through the fluent API a user would call (``mlflow.log_metrics`` ...); read-back goes
 through a fresh ``MlflowClient`` in another process, so it sees only what reached the store.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +33,8 @@ if TYPE_CHECKING:
     import mlflow as mlflow_module
 
 EXPERIMENT = "trackbench"
+BATCH_STEPS = 100
+LOG_BATCH_MAX_METRICS = 1000  # MLflow's per-request limit
 SYSTEM_PREFIX = "system/"
 ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
@@ -35,7 +42,8 @@ ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 class MlflowAdapter(TrackerAdapter):
     name = "mlflow"
     distribution = "mlflow"
-    scenarios = ("sqlite", "file", "server-sqlite", "server-postgres-s3", "fasttrackml")
+    scenarios = ("sqlite", "file", "server-sqlite", "server-postgres-s3", "fasttrackml",
+                 "sqlite+async", "sqlite+batch", "server-sqlite+async", "server-sqlite+batch")
     scenario_services = {
         "server-sqlite": ("mlflow-server-sqlite",),
         "server-postgres-s3": ("postgres", "s3", "mlflow-server-postgres-s3"),
@@ -46,10 +54,11 @@ class MlflowAdapter(TrackerAdapter):
         super().__init__(settings)
         self._mlflow: mlflow_module | None = None
         self._run_id = ""
+        self._pending: list[Any] = []  # +batch: Metric objects not yet sent
 
     @property
     def tracking_uri(self) -> str:
-        scenario = self.settings.scenario
+        scenario = self.base_scenario
         if scenario == "file":
             return (self.settings.storage_dir / "mlruns").as_uri()
         if scenario in self.scenario_services:
@@ -59,7 +68,7 @@ class MlflowAdapter(TrackerAdapter):
     def import_sdk(self) -> None:
         # MLflow 3 sends usage telemetry by default; nothing may leave the machine.
         os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-        if self.settings.scenario == "file":
+        if self.base_scenario == "file":
             os.environ[ALLOW_FILE_STORE] = "true"  # measured as refused without it: read_back
         import mlflow
 
@@ -70,7 +79,7 @@ class MlflowAdapter(TrackerAdapter):
         found = client.get_experiment_by_name(EXPERIMENT)
         if found is not None:
             return found.experiment_id
-        if self.settings.scenario == "sqlite":
+        if self.base_scenario == "sqlite":
             location = (self.settings.storage_dir / "artifacts").as_uri()
             return client.create_experiment(EXPERIMENT, artifact_location=location)
         return client.create_experiment(EXPERIMENT)  # the store or server decides where
@@ -78,6 +87,8 @@ class MlflowAdapter(TrackerAdapter):
     def start_run(self, name: str, config: Mapping[str, Any]) -> None:
         mlflow = self._mlflow
         mlflow.set_tracking_uri(self.tracking_uri)
+        if self.variant == "async":
+            mlflow.config.enable_async_logging(True)
         if self.settings.system_metrics:
             # Fastest sampling MLflow allows, so a short probe run records points.
             mlflow.set_system_metrics_sampling_interval(1)
@@ -95,7 +106,22 @@ class MlflowAdapter(TrackerAdapter):
         self._mlflow.log_params(dict(params))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
-        self._mlflow.log_metrics(dict(metrics), step=step)
+        if self.variant != "batch":
+            self._mlflow.log_metrics(dict(metrics), step=step)
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._pending += [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        if step % BATCH_STEPS == BATCH_STEPS - 1:
+            self._flush()
+
+    def _flush(self) -> None:
+        client = self._mlflow.MlflowClient(self.tracking_uri)
+        while self._pending:
+            chunk = self._pending[:LOG_BATCH_MAX_METRICS]
+            client.log_batch(self._run_id, metrics=chunk)
+            del self._pending[:LOG_BATCH_MAX_METRICS]
 
     def log_artifact(self, path: Path, name: str) -> None:
         if path.name == name:
@@ -116,13 +142,14 @@ class MlflowAdapter(TrackerAdapter):
         self._mlflow.log_input(from_numpy(data, source=str(path), name=name), context="probe")
 
     def finish(self) -> dict[str, str]:
-        self._mlflow.end_run()
+        self._flush()
+        self._mlflow.end_run()  # with +async, waits for the queued operations
         return {"run_id": self._run_id, "tracking_uri": self.tracking_uri}
 
     def read_back(self, ref: Mapping[str, str]) -> StoredRun:
         os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
         stored = StoredRun()
-        if self.settings.scenario == "file":
+        if self.base_scenario == "file":
             stored.notes.append(_file_store_refusal(ref["tracking_uri"]))
             os.environ[ALLOW_FILE_STORE] = "true"
         from mlflow import MlflowClient

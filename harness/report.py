@@ -186,6 +186,35 @@ def _resources(results: Mapping[str, Any]) -> list[str]:
                    "disk", "disk per logged point", "max processes"], rows)
 
 
+def _mitigations(results: Mapping[str, Any]) -> list[str]:
+    """Each variant (``base+variant``) against its base scenario, from the same run."""
+    groups = _groups(results)
+    rows = []
+    for (tool, scenario), cells in groups.items():
+        base, sep, variant = scenario.partition("+")
+        if not sep or (tool, base) not in groups:
+            continue
+        ok, ref = _ok(cells), _ok(groups[(tool, base)])
+
+        def ratio(key: str, ok=ok, ref=ref) -> str:
+            mine, theirs = _values(ok, lambda c: c[key]), _values(ref, lambda c: c[key])
+            if not mine or not theirs or not median_ci(mine)[0]:
+                return "-"
+            return f"{median_ci(theirs)[0] / median_ci(mine)[0]:.1f}×"
+
+        rows.append([f"{tool}:{base}", variant, ratio("blocked_s"), ratio("e2e_s"),
+                     spread(_values(ok, lambda c: c["finish_s"]), fmt_s),
+                     _fidelity_summary(cells)])
+    if not rows:
+        return []
+    return ["## Mitigations", "",
+            "Settings a user would try, each measured against its own base scenario in the "
+            "same run; speed-up = base median / variant median.", "",
+            *_table(["base scenario", "variant", "speed-up of blocked time",
+                     "speed-up end to end", "finish (variant)", "fidelity (worst repeat)"],
+                    rows)]
+
+
 def _service_value(name: str, key: str) -> Callable[[Mapping[str, Any]], Any]:
     return lambda cell: cell["services"][name][key]
 
@@ -434,6 +463,7 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
         "*loop slowdown*: the workload's own work, outside log calls, beyond the baseline's.",
         "", *_overhead(results),
         "## Resources", "", *_resources(results),
+        *_mitigations(results),
         *_services(results),
         "## Fidelity", "", "Worst repeat shown: logged → read back from the tool's storage.", "",
         *_fidelity(results),

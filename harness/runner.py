@@ -352,7 +352,7 @@ def _run_with_services(cell: Cell, plan: Plan, tmp_root: Path,
                        pool: ServicePool) -> dict[str, Any]:
     """Bring up what the cell's scenario needs (once per run), then run the cell."""
     cls = adapters.load(cell.tool)
-    names = cls.scenario_services.get(cell.scenario, ()) if cls is not None else ()
+    names = cls.services_for(cell.scenario) if cls is not None else ()
     try:
         services = pool.get(names)
     except ServiceError as exc:

@@ -26,7 +26,7 @@ AUTH_DOCS = "https://mlflow.org/docs/latest/self-hosting/security/basic-http-aut
 
 def _server_of(tool: str, scenario: str) -> str | None:
     cls = adapters.load(tool)
-    names = cls.scenario_services.get(scenario, ()) if cls is not None else ()
+    names = cls.services_for(scenario) if cls is not None else ()
     return next((n for n in names if n in REST_SERVERS), None)
 
 
@@ -37,12 +37,12 @@ def run(pairs: Iterable[tuple[str, str]], pool: ServicePool, workdir: Path, log_
     needs_auth_probe = False
     for tool, scenario in pairs:
         server = _server_of(tool, scenario)
-        if server is None:
+        if server is None or "+" in scenario:  # a variant shares its base scenario's server
             continue
         needs_auth_probe |= server in MLFLOW_SERVERS
         label = f"{tool}:{scenario}"
         try:
-            services = adapters.load(tool).scenario_services[scenario]
+            services = adapters.load(tool).services_for(scenario)
             uri = pool.get(services)[server].endpoints()["tracking_uri"]
         except ServiceError as exc:
             out["rest_api"][label] = {"error": str(exc)}
@@ -104,6 +104,7 @@ def coverage_for(label: str, server_probes: Mapping[str, Any]) -> dict[str, dict
     """Coverage entries these probes give the scenario ``label`` (empty for serverless ones)."""
     tool, _, scenario = label.rpartition(":")
     server = _server_of(tool, scenario)
+    label = f"{tool}:{scenario.partition('+')[0]}"  # a variant is probed as its base
     if server is None or label not in server_probes.get("rest_api", {}):
         return {}
     entries = {"rest-api": _rest_entry(server_probes["rest_api"][label])}

@@ -56,3 +56,17 @@ def test_bad_results_files_are_refused(tmp_path: Path, content: str, message: st
     path.write_text(content)
     with pytest.raises(SystemExit, match=message):
         results.load(path)
+
+
+def test_mitigation_is_compared_with_its_base_scenario() -> None:
+    data = results.load(FIXED)
+    variants = []
+    for cell in data["cells"]:
+        if cell["tool"] == "tests.fakes:JsonFileAdapter":
+            faster = dict(cell, scenario="default+fast", blocked_s=cell["blocked_s"] / 2)
+            variants.append(faster)
+    data["cells"] += variants
+    text = report.render(data)
+    row = next(line for line in text.splitlines()
+               if line.startswith("| tests.fakes:JsonFileAdapter:default | fast |"))
+    assert "| 2.0× |" in row and row.endswith("| 100% |")

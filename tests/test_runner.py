@@ -118,6 +118,8 @@ def test_matrix_rejects_unknown_tools_and_scenarios() -> None:
         runner.matrix(["null", "mlflow"], ["mlflow:nosuch"])
     assert runner.matrix(["none", "mlflow"], ["all"]) == [
         ("none", "baseline"), ("mlflow", "sqlite"), ("mlflow", "file"),
-        ("mlflow", "server-sqlite"), ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml")]
+        ("mlflow", "server-sqlite"), ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml"),
+        ("mlflow", "sqlite+async"), ("mlflow", "sqlite+batch"), ("mlflow", "server-sqlite+async"),
+        ("mlflow", "server-sqlite+batch")]
     assert runner.matrix(["mlflow"], ["mlflow:file", "server-sqlite"]) == [
         ("mlflow", "file"), ("mlflow", "server-sqlite")]

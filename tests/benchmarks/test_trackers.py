@@ -19,7 +19,7 @@ from harness import runner
 @pytest.mark.benchmark_cell
 def test_tracker(benchmark, bench_cell, bench_plan, bench_tmp, bench_services, bench_records):
     cls = adapters.load(bench_cell.tool)
-    names = cls.scenario_services.get(bench_cell.scenario, ()) if cls is not None else ()
+    names = cls.services_for(bench_cell.scenario) if cls is not None else ()
     services = bench_services.get(names)  # a service that cannot start fails the benchmark
     runs: list[runner.CellRun] = []
 
