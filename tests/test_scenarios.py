@@ -88,3 +88,11 @@ def test_ctrl_c_with_a_tracking_server_leaves_nothing_running(tmp_path: Path) ->
     alive = [p for p in seen if psutil.pid_exists(p)
              and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert alive == [], stderr
+
+
+@pytest.mark.parametrize("scenario", ["sqlite+async", "sqlite+batch"])
+def test_mitigation_variants_keep_every_value(tmp_path: Path, scenario: str) -> None:
+    record = runner.run_cell(runner.Cell("mlflow", scenario), PLAN, tmp_path)
+    assert record["status"] == "ok", record["error"]
+    fid = record["fidelity"]
+    assert (fid["params"]["kept"], fid["points"]["kept"], fid["artifacts"]["kept"]) == (4, 100, 1)
