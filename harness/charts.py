@@ -65,3 +65,40 @@ def _draw(groups: dict[str, list[Mapping[str, Any]]], workload: str, out_dir: Pa
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def latency_chart(results: Mapping[str, Any], out_dir: Path) -> Path | None:
+    """Distribution of per-call log_metrics latency per tool:scenario (all repeats merged)."""
+    merged: dict[str, dict[float, int]] = {}
+    for cell in results["cells"]:
+        hist = ((cell.get("calls") or {}).get("metrics") or {}).get("histogram")
+        if cell["status"] != "ok" or not hist or cell["tool"] in ("none", "null"):
+            continue
+        into = merged.setdefault(f"{cell['tool']}:{cell['scenario']}", {})
+        for edge, count in hist.items():
+            into[float(edge)] = into.get(float(edge), 0) + count
+    if not merged:
+        return None
+    with tempfile.TemporaryDirectory(prefix="trackbench-mpl-") as mpl_dir:
+        os.environ.setdefault("MPLCONFIGDIR", mpl_dir)
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(8.0, 4.0))
+        for label, hist in merged.items():
+            edges = sorted(hist)
+            total = sum(hist.values())
+            ax.step(edges, [100.0 * hist[e] / total for e in edges], where="post", label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds per log_metrics call (log-spaced bins, 5 per decade)")
+        ax.set_ylabel("% of calls")
+        ax.set_title("Per-call latency distribution (all repeats)")
+        ax.legend(fontsize="x-small", ncol=2)
+        fig.tight_layout()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / "latency.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return path

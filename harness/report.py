@@ -165,6 +165,12 @@ def _overhead(results: Mapping[str, Any]) -> list[str]:
                    "finish", "interpreter exit", "end to end"], rows)
 
 
+def _latency_chart(results: Mapping[str, Any], chart_dir: Path | None) -> list[str]:
+    if chart_dir is None or not (chart := charts.latency_chart(results, chart_dir)):
+        return []
+    return [f"![Per-call latency distribution]({chart.name})", ""]
+
+
 def _resources(results: Mapping[str, Any]) -> list[str]:
     rows = []
     for (tool, scenario), cells in _groups(results).items():
@@ -462,6 +468,7 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
         "median as a multiple of the `null` adapter's (the harness's floor) in the same run. "
         "*loop slowdown*: the workload's own work, outside log calls, beyond the baseline's.",
         "", *_overhead(results),
+        *_latency_chart(results, chart_dir),
         "## Resources", "", *_resources(results),
         *_mitigations(results),
         *_services(results),

@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -50,15 +51,30 @@ def _reap_exited_children() -> None:
             return
 
 
-def _call_stats(samples_ns: list[int]) -> dict[str, float | int]:
+def _call_stats(samples_ns: list[int]) -> dict[str, Any]:
+    """Count, total, p50/p99 and a log-binned histogram (the latency distribution chart)."""
     if not samples_ns:
-        return {"n": 0, "total_s": 0.0, "p50_s": None, "p99_s": None}
+        return {"n": 0, "total_s": 0.0, "p50_s": None, "p99_s": None, "histogram": {}}
     ordered = sorted(samples_ns)
 
     def pct(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] / 1e9
 
-    return {"n": len(ordered), "total_s": sum(ordered) / 1e9, "p50_s": pct(0.5), "p99_s": pct(0.99)}
+    return {"n": len(ordered), "total_s": sum(ordered) / 1e9, "p50_s": pct(0.5),
+            "p99_s": pct(0.99), "histogram": latency_histogram(ordered)}
+
+
+HIST_BINS_PER_DECADE = 5
+
+
+def latency_histogram(samples_ns: list[int]) -> dict[str, int]:
+    """Counts per log-spaced bin; key = the bin's lower edge in seconds, as text for JSON."""
+    counts: dict[str, int] = {}
+    for ns in samples_ns:
+        index = math.floor(math.log10(max(ns, 1) / 1e9) * HIST_BINS_PER_DECADE)
+        key = f"{10 ** (index / HIST_BINS_PER_DECADE):.3g}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _settings(spec: dict[str, Any]) -> AdapterSettings:

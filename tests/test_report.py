@@ -70,3 +70,17 @@ def test_mitigation_is_compared_with_its_base_scenario() -> None:
     row = next(line for line in text.splitlines()
                if line.startswith("| tests.fakes:JsonFileAdapter:default | fast |"))
     assert "| 2.0× |" in row and row.endswith("| 100% |")
+
+
+def test_latency_histogram_and_chart(tmp_path: Path) -> None:
+    from harness.worker import latency_histogram
+
+    hist = latency_histogram([1_000, 1_100, 5_000, 100_000])
+    assert hist == {"1e-06": 2, "3.98e-06": 1, "0.0001": 1}
+    data = results.load(FIXED)
+    for cell in data["cells"]:
+        if cell["tool"] == "tests.fakes:JsonFileAdapter" and cell["status"] == "ok":
+            cell["calls"]["metrics"]["histogram"] = hist
+    text = report.write(data, tmp_path).read_text()
+    assert "![Per-call latency distribution](latency.png)" in text
+    assert (tmp_path / "latency.png").stat().st_size > 1000
