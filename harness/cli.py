@@ -9,15 +9,12 @@ import sys
 from pathlib import Path
 
 import adapters
-from harness import compare, options, report, results, runner, workloads
+from harness import compare, options, report, results, runner, sweep_report, sweeps, workloads
 
 DEFAULT_OUT = Path("reports/latest")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    # A user's `--workload mymod:train` / `--tools mymod:MyAdapter` lives in their cwd, which
-    # a console script does not put on sys.path (the workers get it through PYTHONPATH).
-    sys.path.insert(0, os.getcwd())
     try:
         plan = options.plan_from(vars(args))
         runner.matrix(runner.with_reference_tools(plan.tools), plan.scenarios)
@@ -49,9 +46,42 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    try:
+        data_path = out / "sweeps.json"
+        sweeps.run_sweep(options.csv_list(args.tools), options.csv_list(args.sweeps) or None,
+                         quick=args.quick, out_path=data_path, repeats=args.repeats,
+                         progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except ValueError as exc:
+        print(f"trackbench: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"trackbench: interrupted; points measured so far are in {data_path}",
+              file=sys.stderr)
+        return 130
+    path = _write_sweep_report(results.load(data_path), out)
+    print(f"trackbench: sweep report written to {path}", file=sys.stderr)
+    return 0
+
+
+def _write_sweep_report(data: dict, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "SWEEPS.md"
+    lines = ["# trackbench scaling sweeps", "",
+             f"Generated from `sweeps.json` of {data['created']} "
+             f"({data['machine']['cpu_model']}, {data['machine']['cpu_logical']} cores).", "",
+             *sweep_report.render_sweeps(data["records"], out)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     data = results.load(Path(args.results))
     out = Path(args.out) if args.out else Path(args.results).parent
+    if data.get("kind") == "sweeps":
+        print(f"trackbench: report written to {_write_sweep_report(data, out)}", file=sys.stderr)
+        return 0
     path = report.write(data, out)
     print(f"trackbench: report written to {path}", file=sys.stderr)
     return 0
@@ -102,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("results", help="path to results.json")
     rep.add_argument("--out", help="output directory (default: beside results.json)")
     rep.set_defaults(func=_cmd_report)
+    swp = sub.add_parser("sweep", help="scaling sweeps: how cost grows with points, metrics per "
+                                       "step, runs per process and artifact size")
+    swp.add_argument("--tools", default=",".join(adapters.DEFAULT_TOOLS),
+                     help="comma-separated trackers (none and null always run)")
+    swp.add_argument("--sweeps", default="", help="comma-separated subset of: "
+                     + ", ".join(sweeps.SWEEPS) + " (default: all)")
+    swp.add_argument("--quick", action="store_true",
+                     help="3 points per sweep, 1 repeat (minutes, not most of an hour)")
+    swp.add_argument("--repeats", type=int, default=None,
+                     help="repeats per point (default 1 with --quick, else 3)")
+    swp.add_argument("--out", default="reports/sweeps", help="output directory")
+    swp.set_defaults(func=_cmd_sweep)
     cmp = sub.add_parser("compare", help="regression table between two results.json files "
                                          "from the same machine (e.g. before/after an upgrade)")
     cmp.add_argument("old", help="results.json before")
@@ -115,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A user's `--workload mymod:train` / `--tools mymod:MyAdapter` lives in their cwd, which
+    # a console script does not put on sys.path (the workers get it through PYTHONPATH).
+    sys.path.insert(0, os.getcwd())
     return args.func(args)
 
 

@@ -95,7 +95,7 @@ def _fidelity_summary(cells: list[dict[str, Any]]) -> str:
     return f"{100 * worst:.1f}%" if worst < 1 else "100%"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(x).replace("|", "\\|") for x in row) + " |" for row in rows]
     if any(row and str(row[0]).endswith(NO_SYNC_MARK) for row in rows):
@@ -103,7 +103,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + [""]
 
 
-def _label(tool: str, scenario: str) -> str:
+def cell_label(tool: str, scenario: str) -> str:
     """Neptune is marked wherever it appears: its offline data has nowhere to sync to."""
     return f"{tool}:{scenario}" + (f" {NO_SYNC_MARK}" if tool == "neptune" else "")
 
@@ -120,12 +120,12 @@ def _summary(results: Mapping[str, Any]) -> list[str]:
             overhead = [spread(_values(ok, lambda c: c["overhead_s"]), fmt_s),
                         spread(_values(ok, lambda c: c["overhead_pct"]), lambda v: f"{v:+.0f}%")]
         rows.append([
-            _label(tool, scenario), cells[0].get("tool_version") or "-", _status(cells),
+            cell_label(tool, scenario), cells[0].get("tool_version") or "-", _status(cells),
             *overhead,
             spread(_values(ok, lambda c: c["blocked_s"]), fmt_s),
             _fidelity_summary(cells), cov_text,
         ])
-    return _table(["tool:scenario", "version", "status", "overhead vs none", "overhead %",
+    return md_table(["tool:scenario", "version", "status", "overhead vs none", "overhead %",
                    "blocked in log calls", "fidelity (worst repeat)", "coverage"], rows)
 
 
@@ -147,7 +147,7 @@ def _overhead(results: Mapping[str, Any]) -> list[str]:
             continue
         metric_calls = lambda key: (lambda c: c["calls"]["metrics"][key])  # noqa: E731
         rows.append([
-            _label(tool, scenario), str(len(ok)),
+            cell_label(tool, scenario), str(len(ok)),
             spread(_values(ok, lambda c: c["import_s"]), fmt_s),
             spread(_values(ok, lambda c: c["init_s"]), fmt_s),
             spread(_values(ok, lambda c: c["blocked_s"]), fmt_s),
@@ -160,7 +160,7 @@ def _overhead(results: Mapping[str, Any]) -> list[str]:
             spread(_values(ok, lambda c: c["exit_s"]), fmt_s),
             spread(_values(ok, lambda c: c["e2e_s"]), fmt_s),
         ])
-    return _table(["tool:scenario", "n", "import", "init", "blocked in log calls",
+    return md_table(["tool:scenario", "n", "import", "init", "blocked in log calls",
                    "log_metrics p50", "log_metrics p99", "p50 × null", "loop slowdown",
                    "finish", "interpreter exit", "end to end"], rows)
 
@@ -180,7 +180,7 @@ def _resources(results: Mapping[str, Any]) -> list[str]:
         per_point = [c["disk_bytes"] / c["logged"]["points"] for c in ok
                      if c.get("logged") and c["logged"]["points"]]
         rows.append([
-            _label(tool, scenario),
+            cell_label(tool, scenario),
             spread(_values(ok, lambda c: c["cpu_s"]), lambda v: f"{v:.2f} s"),
             spread(_values(ok, lambda c: c["extra_cpu_s"]), lambda v: f"{v:+.2f} s"),
             spread(_values(ok, lambda c: c["peak_rss_bytes"]), fmt_bytes),
@@ -188,7 +188,7 @@ def _resources(results: Mapping[str, Any]) -> list[str]:
             spread(per_point, lambda v: f"{v:.0f} B"),
             str(max(_values(ok, lambda c: c["max_processes"]), default="-")),
         ])
-    return _table(["tool:scenario", "CPU (process tree)", "CPU beyond none", "peak RSS (tree)",
+    return md_table(["tool:scenario", "CPU (process tree)", "CPU beyond none", "peak RSS (tree)",
                    "disk", "disk per logged point", "max processes"], rows)
 
 
@@ -216,7 +216,7 @@ def _mitigations(results: Mapping[str, Any]) -> list[str]:
     return ["## Mitigations", "",
             "Settings a user would try, each measured against its own base scenario in the "
             "same run; speed-up = base median / variant median.", "",
-            *_table(["base scenario", "variant", "speed-up of blocked time",
+            *md_table(["base scenario", "variant", "speed-up of blocked time",
                      "speed-up end to end", "finish (variant)", "fidelity (worst repeat)"],
                     rows)]
 
@@ -232,10 +232,10 @@ def _services(results: Mapping[str, Any]) -> list[str]:
         ok = [c for c in _ok(cells) if c.get("services")]
         for name in (ok[0]["services"] if ok else {}):
             if ok[0]["services"][name].get("external"):
-                rows.append([_label(tool, scenario), name, "external: not measured", "-", "-"])
+                rows.append([cell_label(tool, scenario), name, "external: not measured", "-", "-"])
                 continue
             rows.append([
-                _label(tool, scenario), name,
+                cell_label(tool, scenario), name,
                 spread(_values(ok, _service_value(name, "cpu_s")), lambda v: f"{v:.2f} s"),
                 spread(_values(ok, _service_value(name, "peak_rss_bytes")), fmt_bytes),
                 fmt_bytes(max(_values(ok, _service_value(name, "disk_bytes")), default=None)),
@@ -246,7 +246,7 @@ def _services(results: Mapping[str, Any]) -> list[str]:
             "Cost of the services a scenario runs (tracking server with its workers, "
             "PostgreSQL, S3), measured over each cell's logging process; disk is what the "
             "service held for all runs so far at the end of the run's last cell.", "",
-            *_table(["tool:scenario", "service", "CPU while logging", "peak RSS",
+            *md_table(["tool:scenario", "service", "CPU while logging", "peak RSS",
                      "disk (database / bucket)"], rows)]
 
 
@@ -261,14 +261,14 @@ def _fidelity(results: Mapping[str, Any]) -> list[str]:
         cols = [f"{fid[k]['kept']}/{fid[k]['logged']}" for k in ("params", "points", "artifacts")]
         lost = sum(fid[k]["missing"] + fid[k]["altered"] for k in fid)
         typed = fid["params"].get("type_changed", 0)
-        rows.append([_label(tool, scenario), *cols,
+        rows.append([cell_label(tool, scenario), *cols,
                      "nothing" if not lost else f"{lost} value{'s' if lost > 1 else ''}",
                      f"{typed} params" if typed else "-"])
         examples = [f"{k}: {e}" for k in fid for e in fid[k]["examples"]]
         if examples:
-            details.append(f"- **{_label(tool, scenario)}** (repeat {worst['repeat'] + 1}): "
+            details.append(f"- **{cell_label(tool, scenario)}** (repeat {worst['repeat'] + 1}): "
                            + "; ".join(examples))
-    out = _table(["tool:scenario", "params kept", "metric points kept", "artifacts kept",
+    out = md_table(["tool:scenario", "params kept", "metric points kept", "artifacts kept",
                   "lost or altered", "type changed (kept as text)"], rows)
     if details:
         out += ["What differed (first examples; `extra` = stored but never logged; the tools' "
@@ -286,7 +286,7 @@ def _coverage(results: Mapping[str, Any]) -> list[str]:
     for probe in probes:
         cov = probe.get("coverage") or {}
         if not cov:
-            rows.append([_label(probe["tool"], probe["scenario"]),
+            rows.append([cell_label(probe["tool"], probe["scenario"]),
                          *[f"{probe['status']}: {probe.get('error') or ''}"] * len(features)])
             continue
         cells = []
@@ -297,8 +297,8 @@ def _coverage(results: Mapping[str, Any]) -> list[str]:
                 continue
             docs = f" ([docs]({entry['docs']}))" if entry.get("docs") else ""
             cells.append(f"**{entry['status']}**: {entry['evidence']}{docs}")
-        rows.append([_label(probe["tool"], probe["scenario"]), *cells])
-    return _table(["tool:scenario", *features], rows)
+        rows.append([cell_label(probe["tool"], probe["scenario"]), *cells])
+    return md_table(["tool:scenario", *features], rows)
 
 
 def _server_probes(results: Mapping[str, Any]) -> list[str]:
@@ -317,7 +317,7 @@ def _server_probes(results: Mapping[str, Any]) -> list[str]:
         lines += ["## REST API", "",
                   "Each server scenario's own server, probed over plain HTTP (no SDK). "
                   "*in seed*: the seed document names this endpoint.", "",
-                  *_table(["tool:scenario", "endpoint", "in seed", "HTTP", "outcome",
+                  *md_table(["tool:scenario", "endpoint", "in seed", "HTTP", "outcome",
                            "evidence", "replaced by"], rows)]
     auth = probes.get("auth")
     if isinstance(auth, dict):
@@ -327,7 +327,7 @@ def _server_probes(results: Mapping[str, Any]) -> list[str]:
                   "`mlflow server --app-name basic-auth` (sqlite, default permission "
                   "NO_PERMISSIONS), started by the harness; users alice and bob created "
                   "through the auth REST API.", "",
-                  *_table(["probe", "expected", "got", "outcome", "evidence"],
+                  *md_table(["probe", "expected", "got", "outcome", "evidence"],
                           [[p["probe"], str(p["expected"]), str(p["status"]), p["outcome"],
                             p["evidence"]] for p in auth])]
     return lines
@@ -343,38 +343,48 @@ def _problems(results: Mapping[str, Any]) -> list[str]:
         if key in seen:
             continue
         seen.add(key)
-        lines.append(f"- **{_label(cell['tool'], cell['scenario'])}** {cell['status']}: "
+        lines.append(f"- **{cell_label(cell['tool'], cell['scenario'])}** {cell['status']}: "
                      f"{cell.get('error')}")
     for cell in results["cells"]:
         if cell.get("leftover_processes"):
-            lines.append(f"- {_label(cell['tool'], cell['scenario'])} left processes running "
+            lines.append(f"- {cell_label(cell['tool'], cell['scenario'])} left processes running "
                          f"after exit (stopped by the harness): "
                          f"{', '.join(cell['leftover_processes'])}")
         if cell.get("call_error_count"):
-            lines.append(f"- {_label(cell['tool'], cell['scenario'])} raised on "
+            lines.append(f"- {cell_label(cell['tool'], cell['scenario'])} raised on "
                          f"{cell['call_error_count']} log calls: "
                          f"{'; '.join(cell['call_errors'][:3])}")
     return (lines + [""]) if lines else ["None.", ""]
 
 
 def _stability(results: Mapping[str, Any]) -> list[str]:
+    """Repeatability of this run, and pyperf-style warnings for the figures not to lean on."""
     warnings = []
+    widths: list[tuple[float, str]] = []
     for (tool, scenario), cells in _groups(results).items():
         values = _values(_ok(cells), lambda c: c["e2e_s"])
         if not values:
             continue
         if len(values) < MIN_SAMPLES:
-            warnings.append(f"- {_label(tool, scenario)}: only {len(values)} sample(s); "
+            warnings.append(f"- {cell_label(tool, scenario)}: only {len(values)} sample(s); "
                             f"use --repeats {MIN_SAMPLES} or more for a usable median.")
             continue
         width = relative_width(values)
+        widths.append((width, cell_label(tool, scenario)))
         if width >= UNSTABLE_SPREAD:
-            warnings.append(f"- {_label(tool, scenario)}: the 95% interval of the end-to-end "
+            warnings.append(f"- {cell_label(tool, scenario)}: the 95% interval of the end-to-end "
                             f"median spans {100 * width:.0f}% of it (>= "
                             f"{100 * UNSTABLE_SPREAD:.0f}%): unstable; compare with care.")
-    return (warnings + [""]) if warnings else [
+    summary = []
+    if widths:
+        stable = sorted(w for w, _ in widths)
+        widest = max(widths)
+        summary = [f"Repeatability of this run: the 95% intervals of the end-to-end medians span "
+                   f"a median of {100 * stable[len(stable) // 2]:.0f}% of the median "
+                   f"(widest: {100 * widest[0]:.0f}%, {widest[1]}).", ""]
+    return summary + ((warnings + [""]) if warnings else [
         f"Every end-to-end median's 95% interval spans under {100 * UNSTABLE_SPREAD:.0f}% of it.",
-        ""]
+        ""])
 
 
 def _notes(results: Mapping[str, Any]) -> list[str]:
@@ -406,7 +416,7 @@ def _environment(results: Mapping[str, Any]) -> list[str]:
         *[[f"{tool} version", version or "not installed"]
           for tool, version in results["tools"].items() if tool not in ("none", "null")],
     ]
-    return _table(["", ""], rows)
+    return md_table(["", ""], rows)
 
 
 METHOD = f"""\

@@ -278,7 +278,7 @@ def baseline_overheads(cells: list[dict[str, Any]]) -> None:
         c["floor_multiple"] = p50 / floor_p50 if p50 is not None and floor_p50 else None
 
 
-def _fmt_eta(seconds: float) -> str:
+def fmt_clock(seconds: float) -> str:
     return time.strftime("%M:%S", time.gmtime(max(0.0, seconds)))
 
 
@@ -341,7 +341,7 @@ def execute(plan: Plan, results_path: Path,
             if record.get("error") and record["status"] != "ok":
                 detail += f": {str(record['error'])[:90]}"
             progress(f"[{index:>3}/{len(cells)}] {cell.label:<22} {what:<13} {detail}"
-                     f"  (elapsed {_fmt_eta(elapsed)}, eta {_fmt_eta(eta)})")
+                     f"  (elapsed {fmt_clock(elapsed)}, eta {fmt_clock(eta)})")
     finally:
         pool.close()
         shutil.rmtree(tmp_root, ignore_errors=True)

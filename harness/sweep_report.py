@@ -1,11 +1,12 @@
 """Markdown (and log-log PNGs) for scaling sweeps, from the sweep records alone.
 
 Per sweep: a table of the median end-to-end overhead over ``none`` and the time of the call that
-scales, at every x; then one growth line per tool from :func:`harness.sweeps.fit_growth`, fitted
-on the cost that scales (no import, init or finish in it, so a fixed cost cannot pass for
-sublinear growth) and, for the whole process, a straight line on the end-to-end overhead (its
-slope includes work a tool defers to finish or to a helper process).
-"""
+scales, at every x; then one growth line per tool from :func:`harness.sweeps.fit_growth`. The
+growth is fitted on the cost that scales (time in the log calls, or start_run to finish per run),
+which leaves out import and process start so they cannot pass for sublinear growth; what fixed
+part remains (a first call that sets things up) is the linear fit's intercept, shown beside the
+slope. A second straight line on the end-to-end overhead adds the work a tool defers to finish or
+to a helper process."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import BASELINE
-from harness.report import _label, _table, fmt_s
+from harness.report import cell_label, fmt_s, md_table
 from harness.sweeps import FLAT_RATIO, SWEEPS, Sweep, fit_growth
 
 Record = Mapping[str, Any]
@@ -44,7 +45,7 @@ def _fmt_x(sweep: Sweep, x: float) -> str:
 def _by_tool(records: list[Record]) -> dict[str, list[Record]]:
     tools: dict[str, list[Record]] = {}
     for rec in records:
-        tools.setdefault(_label(rec["tool"], rec["scenario"]), []).append(rec)
+        tools.setdefault(cell_label(rec["tool"], rec["scenario"]), []).append(rec)
     return tools
 
 
@@ -134,7 +135,7 @@ def _section(sweep: Sweep, records: list[Record], chart_dir: Path | None) -> lis
              f"x = {sweep.title}; {sweep.description}. Each cell: median over {repeats} "
              f"repeat(s) of the end-to-end overhead vs `none` at the same x · "
              f"{sweep.call_label}.", "",
-             *_table(["tool:scenario", *[_fmt_x(sweep, x) for x in xs]],
+             *md_table(["tool:scenario", *[_fmt_x(sweep, x) for x in xs]],
                      [[label, *[_cell(recs, x, sweep) for x in xs]]
                       for label, recs in tools.items()]),
              f"Growth of {sweep.cost_label} over `none` ({FLAT_RULE}):", ""]

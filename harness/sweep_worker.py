@@ -20,7 +20,7 @@ from typing import Any
 import adapters
 from harness import workloads
 from harness.tracker import Tracker
-from harness.worker import _become_subreaper, _call_stats, _reap_exited_children, _settings
+from harness.worker import become_subreaper, call_stats, reap_exited_children, settings_from_spec
 
 
 def run_many(spec: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def run_many(spec: dict[str, Any]) -> dict[str, Any]:
     adapter_cls = adapters.load(spec["tool"])
     workdir = Path(spec["workdir"])
     start = time.perf_counter()
-    adapter = adapter_cls(_settings(spec)) if adapter_cls is not None else None
+    adapter = adapter_cls(settings_from_spec(spec)) if adapter_cls is not None else None
     if adapter is not None:
         try:
             adapter.import_sdk()
@@ -63,7 +63,7 @@ def run_many(spec: dict[str, Any]) -> dict[str, Any]:
         e2e_s=time.perf_counter() - start,
         run_s=run_s,
         blocked_s=sum(sum(ns) for ns in call_ns.values()) / 1e9,
-        calls={kind: _call_stats(ns) for kind, ns in call_ns.items()},
+        calls={kind: call_stats(ns) for kind, ns in call_ns.items()},
         call_error_count=errors,
         points_logged=points,
     )
@@ -72,13 +72,13 @@ def run_many(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     spec = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
-    _become_subreaper()
+    become_subreaper()
     try:
         result = run_many(spec)
     except Exception as exc:  # noqa: BLE001 - reported to the sweep as a failed point
         result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
                   "traceback": traceback.format_exc(limit=8)}
-    _reap_exited_children()
+    reap_exited_children()
     Path(spec["result_path"]).write_text(json.dumps(result))
     sys.stdout.flush()
     return 0

@@ -28,10 +28,11 @@ from harness import results, runner
 from harness.proctree import run_monitored
 
 # A per-unit cost that stays within this ratio (largest / smallest) over the whole range is
-# "flat per call". Repeated points on a 2-core machine differ by up to about ±20% (per-call
-# medians move with CPU frequency and with the tools' own helper threads), so 1.2 / 0.8 = 1.5
-# is what noise alone can produce; over the points sweep's three decades a steady trend beyond
-# it is an exponent off 1 by more than log(1.5) / log(1000) = 0.06.
+# "flat per call". Measured here (2 cores, 3 repeats of the same points-sweep x): the cost per
+# point of one repeat and another differed by up to 1.2x for MLflow and 1.7x for W&B (whose log
+# calls are asynchronous and wait on its core's back-pressure), so a smaller tolerance would
+# call noise growth. Over the points sweep's three decades, a steady trend beyond 1.5x is an
+# exponent off 1 by more than log(1.5) / log(1000) = 0.06.
 FLAT_RATIO = 1.5
 
 POINTS_METRICS = 10  # the points sweep logs x points as x / 10 steps of 10 metrics
@@ -83,7 +84,7 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in (
         "each {steps} steps of {metrics} metrics, {params} params, a {artifact_bytes} B "
         "artifact".format(**RUN_CONFIG),
         (1, 3, 10, 30, 100), (1, 3, 10),
-        lambda x: dict(RUN_CONFIG),
+        lambda _: dict(RUN_CONFIG),
         "runs_total_s", "start_run to finish, summed over runs", "run_p50_s",
         "one run (p50)", "run"),
     Sweep(
@@ -161,6 +162,16 @@ def _record(sweep: Sweep, x: int, cell: runner.Cell, raw: dict[str, Any]) -> dic
     }
 
 
+def _result(result_path: Path, log_path: Path, returncode: int | None) -> dict[str, Any]:
+    """The worker's JSON answer, or a failure carrying the end of its log."""
+    try:
+        return json.loads(result_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        tail = log_path.read_text(errors="replace")[-800:]
+        return {"status": "failed",
+                "error": f"worker exited with code {returncode} and no result: {tail}"}
+
+
 def _many_runs_cell(cell: runner.Cell, plan: runner.Plan, runs: int,
                     tmp_root: Path) -> dict[str, Any]:
     """``runs`` runs in one monitored worker process, with a normal cell's isolation."""
@@ -174,14 +185,9 @@ def _many_runs_cell(cell: runner.Cell, plan: runner.Plan, runs: int,
             [sys.executable, "-m", "harness.sweep_worker", str(spec_path)],
             env=cell_run.env, cwd=cell_run.storage, log_path=log_path, timeout_s=plan.timeout_s,
         )
+        out = _result(result_path, log_path, stats.returncode)
         if stats.timed_out:
             out = {"status": "timeout", "error": f"no result after {plan.timeout_s:.0f} s"}
-        elif result_path.exists():
-            out = json.loads(result_path.read_text())
-        else:
-            tail = log_path.read_text(errors="replace")[-800:]
-            out = {"status": "failed",
-                   "error": f"worker exited with code {stats.returncode} and no result: {tail}"}
         disk = runner.disk_bytes(cell_run.storage, cell_run.dir / "home") if cell_run.cls else 0
     finally:
         cell_run.close()
@@ -222,7 +228,10 @@ def run_sweep(tools: Sequence[str], sweep_names: Sequence[str] | None = None,
     planned = [(SWEEPS[name], x, runner.Cell(tool, scenario, repeat))
                for name in names for x in SWEEPS[name].values(quick)
                for repeat in range(repeats) for tool, scenario in pairs]
-    data = {"invocation": {"tools": [t for t, _ in pairs], "sweeps": names, "quick": quick,
+    data = {"schema_version": results.SCHEMA_VERSION, "kind": "sweeps",
+            "trackbench_version": results.trackbench_version(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "invocation": {"tools": [t for t, _ in pairs], "sweeps": names, "quick": quick,
                            "repeats": repeats, "timeout_s": timeout_s, "argv": sys.argv},
             "machine": results.machine_info(),
             "tools": {t: (c.version() if (c := adapters.load(t)) else None) for t, _ in pairs},
@@ -253,8 +262,8 @@ def run_sweep(tools: Sequence[str], sweep_names: Sequence[str] | None = None,
             detail = raw["status"] + (f": {str(raw['error'])[:80]}" if raw.get("error") else "")
             progress(f"[{index:>3}/{len(planned)}] {sweep.name} x={x:<9} {cell.label:<22} "
                      f"repeat {cell.repeat + 1}/{repeats} {detail}  (elapsed "
-                     f"{runner._fmt_eta(elapsed)}, eta "
-                     f"{runner._fmt_eta(elapsed / index * (len(planned) - index))})")
+                     f"{runner.fmt_clock(elapsed)}, eta "
+                     f"{runner.fmt_clock(elapsed / index * (len(planned) - index))})")
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
     return records

@@ -33,14 +33,14 @@ from harness.tracker import Tracker
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def _become_subreaper() -> None:
+def become_subreaper() -> None:
     """Orphaned helper processes re-parent to us, so their CPU is reaped into our rusage."""
     # Off Linux this fails quietly: detached helpers are then counted by the runner's sampler.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def _reap_exited_children() -> None:
+def reap_exited_children() -> None:
     """Collect zombies of exited helpers so their CPU time reaches the runner's wait4."""
     while True:
         try:
@@ -51,7 +51,7 @@ def _reap_exited_children() -> None:
             return
 
 
-def _call_stats(samples_ns: list[int]) -> dict[str, Any]:
+def call_stats(samples_ns: list[int]) -> dict[str, Any]:
     """Count, total, p50/p99 and a log-binned histogram (the latency distribution chart)."""
     if not samples_ns:
         return {"n": 0, "total_s": 0.0, "p50_s": None, "p99_s": None, "histogram": {}}
@@ -77,7 +77,7 @@ def latency_histogram(samples_ns: list[int]) -> dict[str, int]:
     return counts
 
 
-def _settings(spec: dict[str, Any]) -> AdapterSettings:
+def settings_from_spec(spec: dict[str, Any]) -> AdapterSettings:
     return AdapterSettings(
         storage_dir=Path(spec["storage_dir"]),
         scenario=spec["scenario"],
@@ -112,7 +112,7 @@ def run_log(spec: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     adapter = None
     if adapter_cls is not None:
-        adapter = adapter_cls(_settings(spec))
+        adapter = adapter_cls(settings_from_spec(spec))
         try:
             adapter.import_sdk()
         except Exception as exc:  # noqa: BLE001 - a broken install is a finding, not a crash
@@ -136,7 +136,7 @@ def run_log(spec: dict[str, Any]) -> dict[str, Any]:
         finish_s=finished - probed,
         e2e_s=(finished - start) - (probed - worked),
         blocked_s=tracker.blocked_ns() / 1e9,
-        calls={kind: _call_stats(ns) for kind, ns in tracker.call_ns.items()},
+        calls={kind: call_stats(ns) for kind, ns in tracker.call_ns.items()},
         call_errors=tracker.call_errors,
         call_error_count=tracker.error_count,
         ledger=tracker.ledger.to_json(),
@@ -146,7 +146,7 @@ def run_log(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_read(spec: dict[str, Any]) -> dict[str, Any]:
     adapter_cls = adapters.load(spec["tool"])
-    adapter = adapter_cls(_settings(spec))
+    adapter = adapter_cls(settings_from_spec(spec))
     start = time.perf_counter()
     stored = adapter.read_back(spec["ref"])  # imports only what reading needs
     return {
@@ -160,7 +160,7 @@ def run_read(spec: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     spec_path = Path((argv or sys.argv[1:])[0])
     spec = json.loads(spec_path.read_text())
-    _become_subreaper()
+    become_subreaper()
     try:
         result = run_read(spec) if spec["mode"] == "read" else run_log(spec)
     except Exception as exc:  # noqa: BLE001 - reported to the runner as a failed cell
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             "error": f"{type(exc).__name__}: {exc}",
             "traceback": traceback.format_exc(limit=8),
         }
-    _reap_exited_children()
+    reap_exited_children()
     result["result_written_at"] = time.time()  # the runner measures interpreter exit from here
     Path(spec["result_path"]).write_text(json.dumps(result))
     sys.stdout.flush()

@@ -165,3 +165,17 @@ def _spec_of(proc: psutil.Process) -> list[str]:
         return [Path(spec).read_text()]
     except (StopIteration, OSError, psutil.Error):
         return []
+
+
+def test_sweep_command_writes_and_regenerates_its_report(tmp_path: Path) -> None:
+    out_dir = tmp_path / "sweeps"
+    run = trackbench("sweep", "--tools", "tests.fakes:JsonFileAdapter", "--sweeps", "points",
+                     "--quick", "--out", str(out_dir))
+    assert run.returncode == 0, run.stderr
+    first = (out_dir / "SWEEPS.md").read_text()
+    assert "### Points per run" in first and "tests.fakes:JsonFileAdapter:default" in first
+    again = trackbench("report", str(out_dir / "sweeps.json"), "--out", str(tmp_path / "re"))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "re" / "SWEEPS.md").read_text() == first
+    bad = trackbench("sweep", "--sweeps", "nosuch", "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and "unknown sweep" in bad.stderr
