@@ -27,7 +27,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import AdapterSettings, StoredRun, TrackerAdapter, sha256_bytes, sha256_file
+from adapters.base import (
+    AdapterSettings,
+    StoredRun,
+    TrackerAdapter,
+    Unsupported,
+    sha256_bytes,
+    sha256_file,
+)
 
 if TYPE_CHECKING:
     import mlflow as mlflow_module
@@ -137,9 +144,15 @@ class MlflowAdapter(TrackerAdapter):
         """MLflow's dataset tracking: ``log_input`` records a content digest per version."""
         import numpy as np
         from mlflow.data.numpy_dataset import from_numpy
+        from mlflow.exceptions import MlflowException
 
         data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-        self._mlflow.log_input(from_numpy(data, source=str(path), name=name), context="probe")
+        try:
+            self._mlflow.log_input(from_numpy(data, source=str(path), name=name), context="probe")
+        except MlflowException as exc:
+            if exc.error_code != "ENDPOINT_NOT_FOUND":
+                raise
+            raise Unsupported(f"this tracking server has no log-inputs endpoint ({exc})") from None
 
     def finish(self) -> dict[str, str]:
         self._flush()
