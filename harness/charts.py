@@ -86,7 +86,8 @@ def latency_chart(results: Mapping[str, Any], out_dir: Path) -> Path | None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(8.0, 4.0))
+        fig, ax = plt.subplots(figsize=(10.0, 4.2))
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)  # distinct colours for many scenarios
         for label, hist in merged.items():
             edges = sorted(hist)
             total = sum(hist.values())
@@ -95,7 +96,7 @@ def latency_chart(results: Mapping[str, Any], out_dir: Path) -> Path | None:
         ax.set_xlabel("seconds per log_metrics call (log-spaced bins, 5 per decade)")
         ax.set_ylabel("% of calls")
         ax.set_title("Per-call latency distribution (all repeats)")
-        ax.legend(fontsize="x-small", ncol=2)
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "latency.png"
