@@ -49,7 +49,7 @@ def _session_members(sid: int) -> list[psutil.Process]:
     return members
 
 
-def _stop(procs: Sequence[psutil.Process], grace_s: float = 3.0) -> None:
+def stop_processes(procs: Sequence[psutil.Process], grace_s: float = 3.0) -> None:
     """SIGTERM, then SIGKILL whatever is still alive after the grace period."""
     for proc in procs:
         with contextlib.suppress(psutil.Error):
@@ -83,7 +83,7 @@ def run_monitored(
     done = threading.Event()
 
     def reap() -> None:
-        with contextlib.suppress(ChildProcessError):  # reaped by _stop() after an interrupt
+        with contextlib.suppress(ChildProcessError):  # stop_processes() reaped it (interrupt)
             _, reaped["status"], reaped["usage"] = os.wait4(proc.pid, 0)
         reaped["at"] = time.time()
         done.set()
@@ -115,7 +115,7 @@ def run_monitored(
             max_procs = max(max_procs, len(tree))
             done.wait(interval_s)
     except BaseException:
-        _stop([root, *_session_members(proc.pid)])
+        stop_processes([root, *_session_members(proc.pid)])
         raise
     status, usage, ended_at = reaped["status"], reaped["usage"], reaped["at"]
     wall = ended_at - start_wall
@@ -128,7 +128,7 @@ def run_monitored(
             names.append(f"{p.name()} (pid {p.pid})")
         except psutil.Error:
             continue
-    _stop(leftovers)
+    stop_processes(leftovers)
     return TreeStats(
         returncode=None if timed_out else proc.returncode,
         timed_out=timed_out,

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import psutil
 
+from harness.proctree import stop_processes
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -65,15 +67,7 @@ def tree(pid: int) -> list[psutil.Process]:
 
 def stop_tree(pid: int, grace_s: float = 10.0) -> None:
     """SIGTERM the process and its descendants, SIGKILL what is left after the grace period."""
-    procs = tree(pid)
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=grace_s)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=grace_s)
+    stop_processes(tree(pid), grace_s)
 
 
 def spawn(cmd: Sequence[str], log: Path, env: Mapping[str, str] | None = None,
