@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import statistics
 import tempfile
 from collections.abc import Mapping
@@ -31,18 +33,34 @@ def overhead_chart(results: Mapping[str, Any], out_dir: Path) -> Path | None:
             groups.setdefault(f"{cell['tool']}:{cell['scenario']}", []).append(cell)
     if not groups:
         return None
-    with tempfile.TemporaryDirectory(prefix="trackbench-mpl-") as mpl_dir:
-        # matplotlib caches fonts under the user's home unless told otherwise.
-        os.environ.setdefault("MPLCONFIGDIR", mpl_dir)
-        return _draw(groups, results["invocation"]["workload"], out_dir)
+    return _draw(groups, results["invocation"]["workload"], out_dir)
 
 
-def _draw(groups: dict[str, list[Mapping[str, Any]]], workload: str, out_dir: Path) -> Path:
+def pyplot() -> Any:
+    """matplotlib's pyplot, headless, its cache in a temp dir rather than the user's home."""
+    if "MPLCONFIGDIR" not in os.environ:
+        path = tempfile.mkdtemp(prefix="trackbench-mpl-")
+        atexit.register(shutil.rmtree, path, True)
+        os.environ["MPLCONFIGDIR"] = path
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save(fig: Any, out_dir: Path, name: str) -> Path:
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / name
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
+def _draw(groups: dict[str, list[Mapping[str, Any]]], workload: str, out_dir: Path) -> Path:
+    plt = pyplot()
     labels = list(groups)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(labels)), 4.0))
     bottoms = [0.0] * len(labels)
@@ -59,12 +77,7 @@ def _draw(groups: dict[str, list[Mapping[str, Any]]], workload: str, out_dir: Pa
     ax.set_title(f"Workload '{workload}': where the time goes with each tracker")
     ax.tick_params(axis="x", rotation=30)
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "overhead.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, out_dir, "overhead.png")
 
 
 def latency_chart(results: Mapping[str, Any], out_dir: Path) -> Path | None:
@@ -79,27 +92,16 @@ def latency_chart(results: Mapping[str, Any], out_dir: Path) -> Path | None:
             into[float(edge)] = into.get(float(edge), 0) + count
     if not merged:
         return None
-    with tempfile.TemporaryDirectory(prefix="trackbench-mpl-") as mpl_dir:
-        os.environ.setdefault("MPLCONFIGDIR", mpl_dir)
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(10.0, 4.2))
-        ax.set_prop_cycle(color=plt.cm.tab20.colors)  # distinct colours for many scenarios
-        for label, hist in merged.items():
-            edges = sorted(hist)
-            total = sum(hist.values())
-            ax.step(edges, [100.0 * hist[e] / total for e in edges], where="post", label=label)
-        ax.set_xscale("log")
-        ax.set_xlabel("seconds per log_metrics call (log-spaced bins, 5 per decade)")
-        ax.set_ylabel("% of calls")
-        ax.set_title("Per-call latency distribution (all repeats)")
-        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        fig.tight_layout()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "latency.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return path
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(10.0, 4.2))
+    ax.set_prop_cycle(color=plt.cm.tab20.colors)  # distinct colours for many scenarios
+    for label, hist in merged.items():
+        edges = sorted(hist)
+        total = sum(hist.values())
+        ax.step(edges, [100.0 * hist[e] / total for e in edges], where="post", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per log_metrics call (log-spaced bins, 5 per decade)")
+    ax.set_ylabel("% of calls")
+    ax.set_title("Per-call latency distribution (all repeats)")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return save(fig, out_dir, "latency.png")

@@ -10,14 +10,13 @@ to a helper process."""
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from adapters import BASELINE
+from harness.charts import pyplot, save
 from harness.report import cell_label, fmt_s, md_table
 from harness.sweeps import FLAT_RATIO, SWEEPS, Sweep, fit_growth
 
@@ -100,31 +99,18 @@ def _chart(sweep: Sweep, tools: dict[str, list[Record]], xs: list[float],
             series[label] = points
     if not series:
         return None
-    with tempfile.TemporaryDirectory(prefix="trackbench-mpl-") as mpl_dir:
-        # matplotlib caches fonts under the user's home unless told otherwise.
-        os.environ.setdefault("MPLCONFIGDIR", mpl_dir)
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6.5, 4.2))
-        for label, points in series.items():
-            ax.plot(*zip(*points, strict=True), marker="o", label=label)
-        anchor = statistics.median(points[0][1] / points[0][0] for points in series.values())
-        ax.plot(xs, [anchor * x for x in xs], linestyle="--", color="grey", label="∝ x (flat)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(sweep.title)
-        ax.set_ylabel(f"{sweep.cost_label}, s (median)")
-        ax.set_title(f"Scaling with {sweep.title}")
-        ax.legend(fontsize="small")
-        fig.tight_layout()
-        chart_dir.mkdir(parents=True, exist_ok=True)
-        path = chart_dir / f"sweep-{sweep.name}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return path
+    fig, ax = pyplot().subplots(figsize=(6.5, 4.2))
+    for label, points in series.items():
+        ax.plot(*zip(*points, strict=True), marker="o", label=label)
+    anchor = statistics.median(points[0][1] / points[0][0] for points in series.values())
+    ax.plot(xs, [anchor * x for x in xs], linestyle="--", color="grey", label="∝ x (flat)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(sweep.title)
+    ax.set_ylabel(f"{sweep.cost_label}, s (median)")
+    ax.set_title(f"Scaling with {sweep.title}")
+    ax.legend(fontsize="small")
+    return save(fig, chart_dir, f"sweep-{sweep.name}.png")
 
 
 def _section(sweep: Sweep, records: list[Record], chart_dir: Path | None) -> list[str]:
