@@ -68,10 +68,12 @@ def bench_plan(request: pytest.FixtureRequest) -> runner.Plan:
 
 @pytest.fixture(scope="session")
 def bench_tmp(bench_plan: runner.Plan) -> Any:
-    """Cells' temporary root, after one unrecorded warm-up baseline cell (disk caches)."""
+    """Cells' temporary root, after the same unrecorded warm-up as the CLI's."""
     with tempfile.TemporaryDirectory(prefix="trackbench-bench-") as tmp:
         runner.run_cell(runner.Cell(runner.adapters.BASELINE, "baseline", -1), bench_plan,
                         Path(tmp))
+        for tool in runner.with_reference_tools(bench_plan.tools)[len(runner.ALWAYS):]:
+            runner.warm_up_import(tool, bench_plan, Path(tmp))
         yield Path(tmp)
 
 

@@ -240,6 +240,15 @@ class CellRun:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def warm_up_import(tool: str, plan: Plan, tmp_root: Path) -> None:
+    """Import a tool's SDK in a throwaway worker; a failure shows up in the measured cells."""
+    run = CellRun(Cell(tool, adapters.load(tool).scenarios[0], -1, "import"), plan, tmp_root)
+    try:
+        _worker(run.spec, run.dir, "import", plan.timeout_s, run.env)
+    finally:
+        run.close()
+
+
 def run_cell(cell: Cell, plan: Plan, tmp_root: Path,
              services: Mapping[str, Service] | None = None) -> dict[str, Any]:
     """Log in one fresh process, read back in another; one results record."""
@@ -304,8 +313,11 @@ def execute(plan: Plan, results_path: Path,
     pool = ServicePool(tmp_root / "services", log_dir, plan.external, progress)
     started = time.perf_counter()
     try:
-        progress("warm-up: one unrecorded baseline cell (disk caches, interpreter start-up)")
+        progress("warm-up: one unrecorded baseline cell and one SDK import per tool "
+                 "(disk caches, .pyc files)")
         run_cell(Cell(adapters.BASELINE, "baseline", -1), plan, tmp_root)
+        for tool in dict.fromkeys(t for t, _ in pairs if t not in ALWAYS):
+            warm_up_import(tool, plan, tmp_root)
         if plan.probes:
             data["server_probes"] = server_probes.run(pairs, pool, tmp_root / "services",
                                                       log_dir, progress)
