@@ -435,7 +435,8 @@ METHOD = f"""\
   with no tracker) in the same repeat of the same invocation. Every figure is the median over
   repeats with its 95% percentile-bootstrap interval ({RESAMPLES} resamples, seeded, so the
   report regenerates identically). `null` is an adapter that does nothing: the harness's own
-  floor. A warm-up cell runs first, unrecorded; cells are interleaved across tools.
+  floor. Unrecorded warm-up first (a baseline cell, and one import of each tool's SDK); then
+  cells are interleaved across tools.
 - *CPU (process tree)* is user+system time of the worker and every descendant it reaped
   (`wait4`; the worker is a child subreaper, so detached helpers such as `wandb-core` are
   reaped into it), plus processes still alive at exit at their last sample. *Peak RSS (tree)*
