@@ -435,8 +435,7 @@ METHOD = f"""\
   with no tracker) in the same repeat of the same invocation. Every figure is the median over
   repeats with its 95% percentile-bootstrap interval ({RESAMPLES} resamples, seeded, so the
   report regenerates identically). `null` is an adapter that does nothing: the harness's own
-  floor. Unrecorded warm-up first (a baseline cell, and one import of each tool's SDK); then
-  cells are interleaved across tools.
+  floor. Cells are interleaved across tools, after an unrecorded warm-up ({{warmup}}).
 - *CPU (process tree)* is user+system time of the worker and every descendant it reaped
   (`wait4`; the worker is a child subreaper, so detached helpers such as `wandb-core` are
   reaped into it), plus processes still alive at exit at their last sample. *Peak RSS (tree)*
@@ -493,7 +492,9 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
     notes = _notes(results)
     if notes:
         lines += ["## Notes", "", *notes]
-    lines += ["## Environment", "", *_environment(results), "## How it was measured", "", METHOD]
+    warmup = ", ".join(results["invocation"].get("warmup") or ["one baseline cell"])
+    lines += ["## Environment", "", *_environment(results), "## How it was measured", "",
+              METHOD.replace("{warmup}", warmup)]
     return "\n".join(lines)
 
 

@@ -31,6 +31,8 @@ from harness.tracker import Ledger
 # online mode): variables with these prefixes are removed.
 STRIPPED_ENV_PREFIXES = ("WANDB_", "MLFLOW_", "NEPTUNE_", "COMET_", "AWS_", "AIM_", "CLEARML_")
 ALWAYS = (adapters.BASELINE, "null")
+# What runs, unrecorded, before the measured cells (stated in the report's method).
+WARMUP = ("one baseline cell", "one import of each tool's SDK")
 
 
 @dataclass
@@ -302,6 +304,7 @@ def execute(plan: Plan, results_path: Path,
         "repeats": plan.repeats, "workload": plan.workload,
         "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
         "probes": plan.probes, "argv": sys.argv,
+        "warmup": list(WARMUP),
     }
     data = results.new_results(invocation, versions)
     probe_cells = [Cell(t, s, 0, "probe") for t, s in pairs if t not in ALWAYS and plan.probes]
