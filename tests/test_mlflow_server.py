@@ -21,7 +21,7 @@ from harness.services.mlflow_server import (
     MlflowServer,
 )
 
-mlflow = pytest.importorskip("mlflow")
+mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
 
 
 @pytest.fixture(autouse=True)

@@ -88,6 +88,7 @@ class Service(abc.ABC):
     def __init__(self, workdir: Path, log_dir: Path) -> None:
         self.workdir = workdir  # its data (database files, bucket volume, ...)
         self.log_path = log_dir / f"{self.name}.log"
+        self._proc: subprocess.Popen | None = None  # the process we started (None: external)
 
     @abc.abstractmethod
     def start(self) -> None: ...
@@ -95,9 +96,17 @@ class Service(abc.ABC):
     @abc.abstractmethod
     def stop(self) -> None: ...
 
-    @abc.abstractmethod
     def pids(self) -> list[int]:
-        """Root process ids whose trees are this service's cost (empty if external)."""
+        """Root process ids whose trees are this service's cost (empty if external or gone)."""
+        return [self._proc.pid] if self._proc is not None and self._proc.poll() is None else []
+
+    def _stop_process(self, grace_s: float = 10.0) -> subprocess.Popen | None:
+        """Stop the process we started and its tree; returns it (None if there was none)."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:  # once reaped, the pid may be reused
+            stop_tree(proc.pid, grace_s)
+            proc.wait(timeout=10)
+        return proc
 
     @abc.abstractmethod
     def endpoints(self) -> dict[str, str]:

@@ -12,7 +12,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -27,7 +26,6 @@ from harness.services.base import (
     ServiceError,
     free_port,
     spawn,
-    stop_tree,
     tree,
     wait_until,
 )
@@ -70,7 +68,6 @@ class _Process(Service):
             self.name = name
         super().__init__(workdir, log_dir)
         self.port: int | None = None
-        self._proc: subprocess.Popen | None = None
 
     @property
     def uri(self) -> str:
@@ -90,15 +87,7 @@ class _Process(Service):
         self.startup_s = time.monotonic() - started
 
     def stop(self) -> None:
-        if self._proc is None:
-            return
-        if self._proc.poll() is None:  # once reaped, the pid may belong to someone else
-            stop_tree(self._proc.pid)
-        self._proc.wait(timeout=10)
-        self._proc = None
-
-    def pids(self) -> list[int]:
-        return [self._proc.pid] if self._proc is not None and self._proc.poll() is None else []
+        self._stop_process()
 
     def endpoints(self) -> dict[str, str]:
         return {"tracking_uri": self.uri}
@@ -250,9 +239,6 @@ class ExternalTrackingServer(Service):
 
     def stop(self) -> None:
         """Not ours to stop."""
-
-    def pids(self) -> list[int]:
-        return []
 
     def endpoints(self) -> dict[str, str]:
         return {"tracking_uri": self.tracking_uri}

@@ -85,7 +85,6 @@ class PostgresService(Service):
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.port: int | None = None
-        self._proc: subprocess.Popen | None = None
 
     def _conninfo(self, database: str) -> str:
         return f"postgresql://{USER}@{LOOPBACK}:{self.port}/{database}"
@@ -135,19 +134,11 @@ class PostgresService(Service):
     def stop(self) -> None:
         """Fast shutdown (SIGINT: sessions rolled back, a checkpoint, exit), then the tree by
         force if it is still there."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(self.stop_timeout_s)
-        if proc.poll() is None:  # once reaped, its pid may belong to someone else
-            stop_tree(proc.pid)
-            proc.wait(timeout=10)
-
-    def pids(self) -> list[int]:
-        return [self._proc.pid] if self._proc is not None and self._proc.poll() is None else []
+                self._proc.wait(self.stop_timeout_s)
+        self._stop_process()
 
     def endpoints(self) -> dict[str, str]:
         return {"postgres_uri": f"{DRIVER}://{USER}@{LOOPBACK}:{self.port}/{DATABASE}"}
@@ -181,9 +172,6 @@ class ExternalPostgres(Service):
 
     def stop(self) -> None:
         """Not ours to stop."""
-
-    def pids(self) -> list[int]:
-        return []
 
     def endpoints(self) -> dict[str, str]:
         return {"postgres_uri": self.uri}

@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sysconfig
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +23,6 @@ from harness.services.base import (
     ServiceError,
     free_port,
     spawn,
-    stop_tree,
     wait_until,
 )
 
@@ -96,7 +94,6 @@ class S3Service(Service):
         self.secret_key = secrets.token_hex(20)
         self.port: int | None = None
         self._grpc: dict[str, int] = {}
-        self._proc: subprocess.Popen | None = None
 
     @property
     def endpoint(self) -> str:
@@ -149,17 +146,10 @@ class S3Service(Service):
 
     def stop(self) -> None:
         """SIGTERM, SIGKILL after ``stop_grace_s``; then the gRPC socket files weed leaves."""
-        proc, self._proc = self._proc, None
-        if proc is None:
+        if self._stop_process(self.stop_grace_s) is None:
             return
-        if proc.poll() is None:  # once reaped, its pid may belong to someone else
-            stop_tree(proc.pid, grace_s=self.stop_grace_s)
-            proc.wait(timeout=10)
         for component, port in self._grpc.items():
             Path(GRPC_SOCKET.format(component=component, port=port)).unlink(missing_ok=True)
-
-    def pids(self) -> list[int]:
-        return [self._proc.pid] if self._proc is not None and self._proc.poll() is None else []
 
     def endpoints(self) -> dict[str, str]:
         return {"s3_endpoint": self.endpoint, "s3_bucket": BUCKET,
@@ -201,9 +191,6 @@ class ExternalS3(Service):
 
     def stop(self) -> None:
         """Not ours to stop."""
-
-    def pids(self) -> list[int]:
-        return []
 
     def endpoints(self) -> dict[str, str]:
         return {"s3_endpoint": self.endpoint, "s3_bucket": self.bucket,
