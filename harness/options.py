@@ -56,8 +56,11 @@ OPTIONS: tuple[Option, ...] = (
            action="append"),
     Option("timeout", "seconds before a cell is killed and recorded as timed out", 300.0, float),
     Option("no-probes", "skip the coverage probes", False, action="store_true"),
+    Option("no-reliability", "skip the reliability checks (crash safety, server outage, bad "
+           "input)", False, action="store_true"),
     Option("quick", "a fast look (about 1-2 minutes for the four tools): each tool's first "
-           "scenario, a 3-epoch workload, no probes; still 3 interleaved repeats", False,
+           "scenario, a 3-epoch workload, no probes or reliability checks; still 3 interleaved "
+           "repeats", False,
            action="store_true"),
     Option("postgres-uri", "your PostgreSQL (postgresql://user:pw@host:port/db) for "
            "mlflow:server-postgres-s3 instead of the embedded one", None),
@@ -111,5 +114,6 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
         workload_config=config,
         timeout_s=get("timeout"),
         probes=not (get("no-probes") or quick),
+        reliability=not (get("no-reliability") or quick),
         external={name.replace("-", "_"): get(name) for name in EXTERNAL if get(name)},
     )

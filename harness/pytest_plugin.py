@@ -106,7 +106,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         {"tools": tools, "scenarios": sorted({f"{r['tool']}:{r['scenario']}" for r in records}),
          "profile": plan.profile, "repeats": plan.repeats, "workload": plan.workload,
          "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
-         "probes": False, "argv": ["pytest", "--benchmark"], "warmup": list(runner.WARMUP)},
+         "probes": False, "reliability": False, "argv": ["pytest", "--benchmark"],
+         "warmup": list(runner.WARMUP)},
         {r["tool"]: r.get("tool_version") for r in records},
     )
     data["cells"] = records

@@ -4,6 +4,8 @@ files, pytest-benchmark's JSON).
 Schema history:
   1 - first version: invocation, machine, tools, cells[] (one per tool x scenario x repeat),
       probes[] (coverage probe runs).
+  2 - reliability{} (crash safety, server outage, bad input: one list per check, one record
+      per tool x scenario). Files of version 1 still render (they have no reliability).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any
 
 import psutil
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def trackbench_version() -> str:
@@ -66,6 +69,7 @@ def new_results(invocation: Mapping[str, Any], tools: Mapping[str, str | None]) 
         "tools": dict(tools),  # tool -> installed version (None: not installed)
         "probes": [],
         "cells": [],
+        "reliability": {},
     }
 
 
@@ -86,9 +90,9 @@ def load(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise SystemExit(f"trackbench: {path} is not valid JSON ({exc})") from None
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise SystemExit(
             f"trackbench: {path} has schema_version {version!r}; this trackbench reads "
-            f"{SCHEMA_VERSION}"
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     return data

@@ -45,6 +45,7 @@ class Plan:
     workload_config: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 300.0
     probes: bool = True
+    reliability: bool = True  # crash safety, server outage, bad input (after the repeats)
     # A team's own services instead of the embedded ones: postgres_uri, s3_endpoint, s3_bucket,
     # s3_access_key, s3_secret_key, tracking_uri.
     external: dict[str, str] = field(default_factory=dict)
@@ -303,7 +304,7 @@ def execute(plan: Plan, results_path: Path,
         "tools": tools, "scenarios": [f"{t}:{s}" for t, s in pairs], "profile": plan.profile,
         "repeats": plan.repeats, "workload": plan.workload,
         "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
-        "probes": plan.probes, "argv": sys.argv,
+        "probes": plan.probes, "reliability": plan.reliability, "argv": sys.argv,
         "warmup": list(WARMUP),
     }
     data = results.new_results(invocation, versions)

@@ -84,3 +84,13 @@ def test_latency_histogram_and_chart(tmp_path: Path) -> None:
     text = report.write(data, tmp_path).read_text()
     assert "![Per-call latency distribution](latency.png)" in text
     assert (tmp_path / "latency.png").stat().st_size > 1000
+
+
+def test_version_1_results_still_render(tmp_path: Path) -> None:
+    """Schema 2 only added ``reliability``; an older results file renders without it."""
+    data = json.loads(FIXED.read_text())
+    data["schema_version"] = 1
+    data.pop("reliability", None)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    assert report.render(results.load(path)).startswith("# trackbench report")
