@@ -350,6 +350,11 @@ def _problems(results: Mapping[str, Any]) -> list[str]:
             lines.append(f"- {cell_label(cell['tool'], cell['scenario'])} left processes running "
                          f"after exit (stopped by the harness): "
                          f"{', '.join(cell['leftover_processes'])}")
+        if cell.get("hung_at_exit_s"):
+            lines.append(f"- {cell_label(cell['tool'], cell['scenario'])} (repeat "
+                         f"{cell['repeat'] + 1}) hung at interpreter exit: still alive "
+                         f"{cell['hung_at_exit_s']:.0f} s after writing its results, killed by "
+                         f"the harness (its measurements up to finish are kept)")
         if cell.get("call_error_count"):
             lines.append(f"- {cell_label(cell['tool'], cell['scenario'])} raised on "
                          f"{cell['call_error_count']} log calls: "

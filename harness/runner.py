@@ -44,6 +44,7 @@ class Plan:
     workload: str = "digits"
     workload_config: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 300.0
+    exit_grace_s: float = 30.0  # a worker alive this long after writing its result is killed
     probes: bool = True
     reliability: bool = True  # crash safety, server outage, bad input (after the repeats)
     # A team's own services instead of the embedded ones: postgres_uri, s3_endpoint, s3_bucket,
@@ -132,7 +133,7 @@ def disk_bytes(*roots: Path) -> int:
 
 
 def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
-            env: dict[str, str]) -> tuple[dict[str, Any], Any]:
+            env: dict[str, str], exit_grace_s: float = 30.0) -> tuple[dict[str, Any], Any]:
     """Run one worker process; return its JSON result (or a failure record) and tree stats."""
     spec_path = cell_dir / f"{name}.spec.json"
     result_path = cell_dir / f"{name}.result.json"
@@ -142,6 +143,7 @@ def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
     stats = run_monitored(
         [sys.executable, "-m", "harness.worker", str(spec_path)],
         env=env, cwd=Path(spec["storage_dir"]), log_path=log_path, timeout_s=timeout_s,
+        result_path=result_path, exit_grace_s=exit_grace_s,
     )
     if stats.timed_out:
         return {"status": "timeout", "error": f"no result after {timeout_s:.0f} s"}, stats
@@ -151,6 +153,8 @@ def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
         tail = log_path.read_text(errors="replace")[-800:] if log_path.exists() else ""
         out = {"status": "failed",
                "error": f"worker exited with code {stats.returncode} and no result: {tail}"}
+    if stats.hung_at_exit:
+        out["hung_at_exit_s"] = exit_grace_s
     return out, stats
 
 
@@ -167,7 +171,7 @@ class CellRun:
         self.storage.mkdir()
         self.workdir.mkdir()
         self.env = cell_env(self.dir)
-        self.timeout_s = plan.timeout_s
+        self.timeout_s, self.exit_grace_s = plan.timeout_s, plan.exit_grace_s
         self.probing = cell.mode == "probe"
         self.spec = {
             "mode": cell.mode, "tool": cell.tool, "scenario": cell.scenario,
@@ -191,7 +195,8 @@ class CellRun:
         for sampler in samplers.values():
             sampler.start()
         try:
-            log, stats = _worker(self.spec, self.dir, "log", self.timeout_s, self.env)
+            log, stats = _worker(self.spec, self.dir, "log", self.timeout_s, self.env,
+                                 self.exit_grace_s)
         finally:
             costs = {name: sampler.stop() for name, sampler in samplers.items()}
         self._log = log
@@ -203,7 +208,7 @@ class CellRun:
         rec.update(status=log.get("status"), error=log.get("error"))
         rec.update({k: log.get(k) for k in (
             "import_s", "init_s", "workload_s", "finish_s", "e2e_s", "blocked_s", "calls",
-            "call_errors", "call_error_count", "dataset_probe")})
+            "call_errors", "call_error_count", "dataset_probe", "hung_at_exit_s")})
         written = log.get("result_written_at")
         rec.update(
             process_wall_s=stats.wall_s,
@@ -222,7 +227,7 @@ class CellRun:
         if rec["status"] != "ok" or not getattr(self.cls, "stores_data", self.cls is not None):
             return
         spec = {**self.spec, "mode": "read", "ref": log["ref"]}
-        read, _ = _worker(spec, self.dir, "read", self.timeout_s, self.env)
+        read, _ = _worker(spec, self.dir, "read", self.timeout_s, self.env, self.exit_grace_s)
         rec["read_s"] = read.get("read_s")
         if read.get("status") == "ok":
             stored = StoredRun(**read["stored"])

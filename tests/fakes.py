@@ -1,4 +1,4 @@
-"""Fake adapters for harness tests: a lossy one, a missing one, a crashing one, a hanging one.
+"""Fake adapters for harness tests: a lossy one, a missing one, a crashing one, hanging ones.
 
 They keep their "storage" in a JSON file under storage_dir, so read-back happens in a fresh
 process exactly as for a real tool.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,6 +94,16 @@ class HangingAdapter(JsonFileAdapter):
     def finish(self) -> dict[str, str]:
         time.sleep(3600)
         return {}
+
+
+class HangingAtExitAdapter(JsonFileAdapter):
+    """Finishes cleanly, then a non-daemon thread keeps the interpreter from exiting."""
+
+    name = "hanging-at-exit"
+
+    def finish(self) -> dict[str, str]:
+        threading.Thread(target=time.sleep, args=(3600,)).start()
+        return super().finish()
 
 
 def small_workload(tracker: Any, config: dict[str, Any]) -> None:

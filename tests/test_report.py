@@ -94,3 +94,10 @@ def test_version_1_results_still_render(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
     path.write_text(json.dumps(data))
     assert report.render(results.load(path)).startswith("# trackbench report")
+
+
+def test_hang_at_exit_is_listed_as_a_finding() -> None:
+    data = results.load(FIXED)
+    data["cells"][-1]["hung_at_exit_s"] = 30.0
+    text = report.render(data)
+    assert "hung at interpreter exit: still alive 30 s after writing its results" in text
