@@ -387,6 +387,11 @@ def _stability(results: Mapping[str, Any]) -> list[str]:
         summary = [f"Repeatability of this run: the 95% intervals of the end-to-end medians span "
                    f"a median of {100 * stable[len(stable) // 2]:.0f}% of the median "
                    f"(widest: {100 * widest[0]:.0f}%, {widest[1]}).", ""]
+    for resumed in results.get("resumed") or []:
+        summary += [f"This run was interrupted and resumed at {resumed['at']}: "
+                    f"{resumed['cells_kept']} cell(s) were measured before the break, the rest "
+                    "after it, so machine drift across the break is not spread evenly over the "
+                    "tools.", ""]
     return summary + ((warnings + [""]) if warnings else [
         f"Every end-to-end median's 95% interval spans under {100 * UNSTABLE_SPREAD:.0f}% of it.",
         ""])

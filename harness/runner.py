@@ -82,13 +82,14 @@ def matrix(tools: Iterable[str], scenarios: list[str] | None) -> list[tuple[str,
         except KeyError as exc:
             raise ValueError(str(exc).strip("'\"")) from None
         available = cls.scenarios if cls is not None else ("baseline",)
+        named = {s for s in available if s in wanted or f"{tool}:{s}" in wanted}
+        matched.update(s for s in wanted if s in named or s.removeprefix(f"{tool}:") in named)
         if not scenarios or tool in ALWAYS:
             chosen = available[:1]
         elif "all" in wanted:
             chosen = available
         else:
-            chosen = tuple(s for s in available if s in wanted or f"{tool}:{s}" in wanted)
-            matched.update(s for s in wanted if s in available or s.partition(":")[2] in available)
+            chosen = tuple(s for s in available if s in named)
         pairs.extend((tool, s) for s in chosen)
     unknown = wanted - matched - {"all"}
     if scenarios and unknown:
@@ -299,9 +300,39 @@ def fmt_clock(seconds: float) -> str:
     return time.strftime("%M:%S", time.gmtime(max(0.0, seconds)))
 
 
-def execute(plan: Plan, results_path: Path,
-            progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run every cell of ``plan``; results.json is rewritten after each one."""
+# Plan fields a results file records, so ``--resume`` can rebuild the plan from it.
+RESUMABLE = ("profile", "repeats", "workload", "workload_config", "timeout_s", "exit_grace_s",
+             "probes", "reliability")
+
+
+def plan_from_results(data: Mapping[str, Any], external: Mapping[str, str]) -> Plan:
+    """The plan an interrupted run was started with; services are given again (credentials
+    are never written to results)."""
+    inv = data["invocation"]
+    missing = sorted(set(inv.get("external") or ()) - set(external))
+    if missing:
+        flags = ", ".join("--" + name.replace("_", "-") for name in missing)
+        raise ValueError(f"the interrupted run used {flags}; give them again to resume it")
+    if data["machine"]["hostname"] != results.machine_info()["hostname"]:
+        raise ValueError(f"results were measured on {data['machine']['hostname']}; resume on "
+                         "the same machine, or start a new run")
+    fields = {name: inv[name] for name in RESUMABLE if name in inv}
+    return Plan(tools=list(inv["tools"]), scenarios=list(inv["scenarios"]),
+                external=dict(external), **fields)
+
+
+def _done(data: Mapping[str, Any]) -> set[tuple[str, str, int, str]]:
+    return {(c["tool"], c["scenario"], c["repeat"], c["mode"])
+            for c in [*data["probes"], *data["cells"]]}
+
+
+def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = print,
+            resume: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run every cell of ``plan``; results.json is rewritten after each one.
+
+    With ``resume`` (the results of an interrupted run of the same plan), cells already in it
+    are kept and only the missing ones run.
+    """
     tools = with_reference_tools(plan.tools)
     pairs = matrix(tools, plan.scenarios)
     versions = {t: (c.version() if (c := adapters.load(t)) else None) for t in tools}
@@ -309,14 +340,27 @@ def execute(plan: Plan, results_path: Path,
         "tools": tools, "scenarios": [f"{t}:{s}" for t, s in pairs], "profile": plan.profile,
         "repeats": plan.repeats, "workload": plan.workload,
         "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
-        "probes": plan.probes, "reliability": plan.reliability, "argv": sys.argv,
+        "exit_grace_s": plan.exit_grace_s, "probes": plan.probes,
+        "reliability": plan.reliability, "external": sorted(plan.external), "argv": sys.argv,
         "warmup": list(WARMUP),
     }
-    data = results.new_results(invocation, versions)
+    data = resume if resume is not None else results.new_results(invocation, versions)
+    done = _done(data)
+    if resume is not None:
+        if data["tools"] != versions:
+            raise ValueError(f"tool versions changed since the interrupted run "
+                             f"({data['tools']} then, {versions} now); start a new run")
+        data.setdefault("resumed", []).append(
+            {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cells_kept": len(done),
+             "argv": sys.argv})
     probe_cells = [Cell(t, s, 0, "probe") for t, s in pairs if t not in ALWAYS and plan.probes]
-    cells = probe_cells + [Cell(t, s, r) for r in range(plan.repeats) for t, s in pairs]
-    skipped: dict[str, tuple[str, str]] = {}  # tool or label -> (status, reason)
-    coverage_by_label: dict[str, dict[str, Any]] = {}
+    cells = [c for c in probe_cells + [Cell(t, s, r) for r in range(plan.repeats) for t, s in pairs]
+             if (c.tool, c.scenario, c.repeat, c.mode) not in done]
+    skipped: dict[str, tuple[str, str]] = {  # tool or label -> (status, reason)
+        c["tool"]: ("unavailable", c["error"])
+        for c in [*data["probes"], *data["cells"]] if c["status"] == "unavailable"}
+    coverage_by_label = {f"{c['tool']}:{c['scenario']}": c.get("coverage") or {}
+                         for c in data["probes"]}
     tmp_root = Path(tempfile.mkdtemp(prefix="tb-"))
     log_dir = results_path.parent / "service-logs"
     pool = ServicePool(tmp_root / "services", log_dir, plan.external, progress)
@@ -327,9 +371,13 @@ def execute(plan: Plan, results_path: Path,
         run_cell(Cell(adapters.BASELINE, "baseline", -1), plan, tmp_root)
         for tool in dict.fromkeys(t for t, _ in pairs if t not in ALWAYS):
             warm_up_import(tool, plan, tmp_root)
-        if plan.probes:
+        if plan.probes and "server_probes" not in data:
             data["server_probes"] = server_probes.run(pairs, pool, tmp_root / "services",
                                                       log_dir, progress)
+            results.save(data, results_path)
+        if resume is not None:
+            progress(f"resuming: {len(done)} cell(s) kept from {results_path}, "
+                     f"{len(cells)} to run")
         for index, cell in enumerate(cells, 1):
             known = skipped.get(cell.tool) or skipped.get(cell.label)
             if known is None:
