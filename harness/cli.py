@@ -17,8 +17,10 @@ DEFAULT_OUT = Path("reports/latest")
 def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results_path = out / "results.json"
-    resume = None
+    resume = previous = None
     try:
+        if not args.resume and results_path.exists():
+            previous = _set_aside(results_path)
         if args.resume:
             if not results_path.exists():
                 raise ValueError(f"nothing to resume: no {results_path} (use --out to point at "
@@ -41,7 +43,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         data = runner.execute(plan, results_path,
                               progress=lambda line: print(line, file=sys.stderr, flush=True),
-                              resume=resume)
+                              resume=resume, previous=previous)
     except KeyboardInterrupt:
         print(f"trackbench: interrupted; cells finished so far are in {results_path}; "
               f"`trackbench run --resume --out {out}` runs the rest", file=sys.stderr)
@@ -52,6 +54,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     path = report.write(data, out)
     print(f"trackbench: report written to {path}", file=sys.stderr)
     return 0
+
+
+def _set_aside(results_path: Path) -> dict | None:
+    """Keep the last run as results.previous.json (nothing lost); return it if readable, for
+    the new report's run-to-run repeatability."""
+    kept = results_path.with_name("results.previous.json")
+    results_path.replace(kept)
+    print(f"trackbench: the previous results were kept as {kept}", file=sys.stderr)
+    try:
+        return results.load(kept)
+    except SystemExit:  # an unreadable old file is kept, not compared
+        return None
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import BASELINE
-from harness import charts
+from harness import charts, repeatability
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
 from harness.proctree import SAMPLE_INTERVAL_S
@@ -387,6 +387,7 @@ def _stability(results: Mapping[str, Any]) -> list[str]:
         summary = [f"Repeatability of this run: the 95% intervals of the end-to-end medians span "
                    f"a median of {100 * stable[len(stable) // 2]:.0f}% of the median "
                    f"(widest: {100 * widest[0]:.0f}%, {widest[1]}).", ""]
+    summary += _run_to_run(results)
     for resumed in results.get("resumed") or []:
         summary += [f"This run was interrupted and resumed at {resumed['at']}: "
                     f"{resumed['cells_kept']} cell(s) were measured before the break, the rest "
@@ -395,6 +396,30 @@ def _stability(results: Mapping[str, Any]) -> list[str]:
     return summary + ((warnings + [""]) if warnings else [
         f"Every end-to-end median's 95% interval spans under {100 * UNSTABLE_SPREAD:.0f}% of it.",
         ""])
+
+
+def _run_to_run(results: Mapping[str, Any]) -> list[str]:
+    """How far this run's headline medians moved from the previous run's (same machine, plan)."""
+    changes = [c for c in repeatability.changes(results) if c[0].partition(":")[0] not in
+               (BASELINE, "null")]
+    if not changes:
+        return ["Run-to-run: no previous comparable run in this output directory; run the same "
+                "command again to measure how far the medians move between runs.", ""]
+    tolerance = 100 * repeatability.TOLERANCE
+    lines = [f"Run-to-run, against the previous run of the same plan on this machine "
+             f"({results['previous_run']['created']}):"]
+    for name, key in repeatability.HEADLINE:
+        moved = [c for c in changes if c[1] == key]
+        off = [c for c in moved if c[4] is None or abs(c[4]) > repeatability.TOLERANCE]
+        worst = max(moved, key=lambda c: abs(c[4] or 0.0))
+        lines.append(f"- *{name}*: {len(moved) - len(off)} of {len(moved)} tool medians within "
+                     f"±{tolerance:.0f}% (largest change {100 * (worst[4] or 0):+.1f}%, "
+                     f"{worst[0]})" + (": " + ", ".join(
+                         f"{c[0]} {100 * (c[4] or 0):+.1f}%" for c in off) if off else "."))
+    rows = [[label, fmt_s(before), fmt_s(now), f"{100 * change:+.1f}%" if change is not None
+             else "-"] for label, key, before, now, change in changes if key == "e2e_s"]
+    return [*lines, "", *md_table(["tool:scenario", "end to end, previous run", "this run",
+                                   "change"], rows)]
 
 
 def _notes(results: Mapping[str, Any]) -> list[str]:

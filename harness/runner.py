@@ -21,7 +21,7 @@ from typing import Any
 
 import adapters
 from adapters.base import StoredRun
-from harness import coverage, fidelity, results, server_probes
+from harness import coverage, fidelity, repeatability, results, server_probes
 from harness.proctree import TreeSampler, run_monitored
 from harness.services.base import Service, ServiceError
 from harness.services.pool import ServicePool
@@ -327,11 +327,13 @@ def _done(data: Mapping[str, Any]) -> set[tuple[str, str, int, str]]:
 
 
 def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = print,
-            resume: dict[str, Any] | None = None) -> dict[str, Any]:
+            resume: dict[str, Any] | None = None,
+            previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run every cell of ``plan``; results.json is rewritten after each one.
 
     With ``resume`` (the results of an interrupted run of the same plan), cells already in it
-    are kept and only the missing ones run.
+    are kept and only the missing ones run. ``previous`` (the last finished run in the same
+    place) contributes its headline medians when comparable, for the report's repeatability.
     """
     tools = with_reference_tools(plan.tools)
     pairs = matrix(tools, plan.scenarios)
@@ -345,6 +347,8 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
         "warmup": list(WARMUP),
     }
     data = resume if resume is not None else results.new_results(invocation, versions)
+    if resume is None and previous is not None:
+        data["previous_run"] = repeatability.previous_run(previous, data)
     done = _done(data)
     if resume is not None:
         if data["tools"] != versions:

@@ -232,3 +232,16 @@ def test_interrupted_run_resumes_to_the_same_cells(tmp_path: Path) -> None:
 def test_resume_needs_an_interrupted_run(tmp_path: Path) -> None:
     run = trackbench("run", "--resume", "--out", str(tmp_path))
     assert run.returncode == 2 and "nothing to resume" in run.stderr
+
+
+def test_second_run_keeps_the_first_and_reports_run_to_run_change(tmp_path: Path) -> None:
+    args = ["run", "--tools", "tests.fakes:JsonFileAdapter", "--workload",
+            "tests.fakes:small_workload", "--repeats", "2", "--no-probes", "--out", str(tmp_path)]
+    assert trackbench(*args).returncode == 0
+    first = json.loads((tmp_path / "results.json").read_text())
+    second = trackbench(*args)
+    assert second.returncode == 0, second.stderr
+    assert json.loads((tmp_path / "results.previous.json").read_text()) == first
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["previous_run"]["created"] == first["created"]
+    assert "Run-to-run, against the previous run" in (tmp_path / "REPORT.md").read_text()
