@@ -128,7 +128,12 @@ class TrackerAdapter(abc.ABC):
 
     @abc.abstractmethod
     def read_back(self, ref: Mapping[str, str]) -> StoredRun:
-        """Read the run ``ref`` from the tool's storage, in a fresh process."""
+        """Read the run ``ref`` from the tool's storage, in a fresh process; a run cut short
+        (the process killed mid-run, files truncated) is read as far as it is readable."""
+
+    def run_ref(self) -> dict[str, str]:
+        """The reference :meth:`finish` would return, computable mid-run (crash-safety check)."""
+        raise Unsupported(f"{self.name} cannot name its run before finish()")
 
     def log_dataset(self, path: Path, name: str) -> None:
         """Record a version of a dataset file (data-versioning probe)."""

@@ -14,15 +14,16 @@ importing the SDK.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import zipfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from adapters.base import AdapterSettings, HostedOnly, StoredRun, TrackerAdapter
 
@@ -109,15 +110,43 @@ def _offline_experiment_class(comet_ml: ModuleType) -> type[OfflineExperiment]:
     return LocalOfflineExperiment
 
 
-def read_offline_messages(archive: zipfile.ZipFile) -> list[dict[str, Any]]:
-    """The archive's messages in the order Comet created them (``message_id``)."""
-    lines = archive.read(MESSAGES_FILE).decode("utf-8").splitlines()
-    messages = [json.loads(line) for line in lines if line.strip()]
+class _Folder:
+    """Comet's working directory of a run that never reached ``end()`` (no zip was written),
+    read through the two ``ZipFile`` methods the parser uses."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def read(self, name: str) -> bytes:
+        return (self.root / name).read_bytes()
+
+    def open(self, name: str) -> IO[bytes]:
+        return open(self.root / name, "rb")
+
+
+@contextlib.contextmanager
+def _offline_store(path: Path) -> Iterator[zipfile.ZipFile | _Folder]:
+    if path.is_dir():
+        yield _Folder(path)
+        return
+    with zipfile.ZipFile(path) as archive:
+        yield archive
+
+
+def read_offline_messages(archive: zipfile.ZipFile | _Folder) -> list[dict[str, Any]]:
+    """The archive's messages in the order Comet created them (``message_id``); a last line
+    cut short (a process killed mid-write) is left out."""
+    lines = [line for line in archive.read(MESSAGES_FILE).decode("utf-8").splitlines()
+             if line.strip()]
+    messages = [json.loads(line) for line in lines[:-1]]
+    with contextlib.suppress(json.JSONDecodeError):
+        messages += [json.loads(line) for line in lines[-1:]]
     return sorted(messages, key=lambda message: message["payload"].get("message_id", 0))
 
 
 def parse_offline_archive(path: Path) -> StoredRun:
-    """What an offline archive holds, read as stored: no type repair, no value fixing.
+    """What an offline archive (or, for a run killed before ``end()``, Comet's working directory
+    with its ``messages.json``) holds, read as stored: no type repair, no value fixing.
 
     Kept: parameters set by the user (source "manual"), user metrics in logged order,
     Comet's ``sys.*`` monitor series as point counts, and files logged as assets with the
@@ -130,7 +159,7 @@ def parse_offline_archive(path: Path) -> StoredRun:
     other_uploads: Counter[str] = Counter()
     other_messages: Counter[str] = Counter()
     non_numeric: set[str] = set()
-    with zipfile.ZipFile(path) as archive:
+    with _offline_store(path) as archive:
         for message in read_offline_messages(archive):
             kind, payload = message["type"], message["payload"]
             if kind == "parameter_msg":
@@ -231,6 +260,13 @@ class CometAdapter(TrackerAdapter):
             DATASET_DOCS,
         )
 
+    def run_ref(self) -> dict[str, str]:
+        """Where the zip will be, and Comet's working directory that ``end()`` zips (and
+        deletes): all that a run killed before ``end()`` leaves."""
+        experiment = self._running()
+        return {"archive": str(Path(experiment.offline_directory) / f"{experiment.get_key()}.zip"),
+                "experiment_key": experiment.get_key(), "workdir": experiment.tmpdir}
+
     def finish(self) -> dict[str, str]:
         """End the experiment, which writes the offline zip; its path is the reference."""
         experiment = self._running()
@@ -242,8 +278,17 @@ class CometAdapter(TrackerAdapter):
         return {"archive": str(archive), "experiment_key": experiment.get_key()}
 
     def read_back(self, ref: Mapping[str, str]) -> StoredRun:
-        """Parse the archive on disk; needs neither the SDK nor the process that logged."""
-        return parse_offline_archive(Path(ref["archive"]))
+        """Parse the archive on disk; needs neither the SDK nor the process that logged. A run
+        that never reached ``end()`` has an empty archive (Comet creates it at start, to check
+        the directory is writable): then Comet's working directory, if it is still there."""
+        workdir = Path(ref.get("workdir") or ref["archive"])
+        if not (workdir / MESSAGES_FILE).is_file():
+            return parse_offline_archive(Path(ref["archive"]))
+        stored = parse_offline_archive(workdir)
+        stored.notes.append("no complete offline archive (the run never reached end()): read "
+                            "the message log Comet was writing in its temporary directory, "
+                            "which `comet upload` does not take")
+        return stored
 
     def _running(self) -> OfflineExperiment:
         if self._experiment is None:

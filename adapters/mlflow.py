@@ -154,10 +154,13 @@ class MlflowAdapter(TrackerAdapter):
                 raise
             raise Unsupported(f"this tracking server has no log-inputs endpoint ({exc})") from None
 
+    def run_ref(self) -> dict[str, str]:
+        return {"run_id": self._run_id, "tracking_uri": self.tracking_uri}
+
     def finish(self) -> dict[str, str]:
         self._flush()
         self._mlflow.end_run()  # with +async, waits for the queued operations
-        return {"run_id": self._run_id, "tracking_uri": self.tracking_uri}
+        return self.run_ref()
 
     def read_back(self, ref: Mapping[str, str]) -> StoredRun:
         os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"

@@ -95,6 +95,9 @@ class NeptuneAdapter(TrackerAdapter):
             self._run.stop()
         finally:
             self._restore_data_env()
+        return self.run_ref()
+
+    def run_ref(self) -> dict[str, str]:
         (run_dir,) = (self._data_dir / "offline").iterdir()
         return {"run_dir": str(run_dir.resolve())}
 
@@ -111,13 +114,17 @@ class NeptuneAdapter(TrackerAdapter):
 
 
 def read_operations(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """Yield the queued operations of an offline run in the order they were logged."""
+    """Yield the queued operations of an offline run in the order they were logged; a last
+    line cut short (a process killed mid-write) is left out."""
     logs = sorted(run_dir.glob("data-*.log"), key=lambda p: int(p.stem.removeprefix("data-")))
-    for log in logs:
-        with open(log, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    yield json.loads(line)["obj"]
+    for index, log in enumerate(logs):
+        lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for number, line in enumerate(lines):
+            try:
+                yield json.loads(line)["obj"]
+            except json.JSONDecodeError:
+                if index < len(logs) - 1 or number < len(lines) - 1:
+                    raise
 
 
 def stored_run_from_operations(operations: Iterable[dict[str, Any]], upload_dir: Path) -> StoredRun:

@@ -28,6 +28,9 @@ class NullAdapter(TrackerAdapter):
     def log_artifact(self, path: Path, name: str) -> None:
         pass
 
+    def run_ref(self) -> dict[str, str]:
+        return {}
+
     def finish(self) -> dict[str, str]:
         return {}
 

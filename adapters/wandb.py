@@ -49,6 +49,8 @@ def read_wandb_records(path: Path) -> Iterator[Record]:
     from wandb.proto.wandb_internal_pb2 import Record
 
     data = path.read_bytes()
+    if len(data) < _FILE_HEADER.size:
+        raise ValueError(f"{path}: {len(data)} bytes, shorter than the file header")
     ident, magic, version = _FILE_HEADER.unpack_from(data)
     if (ident, magic, version) != (_FILE_IDENT, _FILE_MAGIC, _FILE_VERSION):
         raise ValueError(f"{path}: not a W&B v{_FILE_VERSION} log ({data[:7]!r})")
@@ -111,6 +113,15 @@ def _staged_bytes_note(artifact: ArtifactRecord) -> str:
         f"dataset {artifact.name!r} ({len(entries)} file(s)) is a manifest in the run log;"
         f" its bytes wait for `wandb sync` in {where} and {state}"
     )
+
+
+def _intact_records(path: Path, notes: list[str]) -> Iterator[Record]:
+    """The records up to the first damaged chunk (a log cut short by a killed process); the
+    damage is noted, not raised."""
+    try:
+        yield from read_wandb_records(path)
+    except ValueError as exc:
+        notes.append(f"run log damaged, records after the damage not read: {exc}")
 
 
 class WandbAdapter(TrackerAdapter):
@@ -198,6 +209,9 @@ class WandbAdapter(TrackerAdapter):
         artifact.add_file(str(path))
         self._run.log_artifact(artifact)
 
+    def run_ref(self) -> dict[str, str]:
+        return {"run_id": self._run.id, "run_dir": str(Path(self._run.dir).parent)}
+
     def finish(self) -> dict[str, str]:
         """Finish the run, then ``wandb.teardown()`` so the ``.wandb`` log is complete on disk.
 
@@ -206,7 +220,7 @@ class WandbAdapter(TrackerAdapter):
         buffered); teardown waits for the core to shut down, which it otherwise does at exit.
         """
         run = self._run
-        ref = {"run_id": run.id, "run_dir": str(Path(run.dir).parent)}
+        ref = self.run_ref()
         run.finish()
         self._wandb.teardown()
         del self._run
@@ -217,7 +231,7 @@ class WandbAdapter(TrackerAdapter):
         stored = StoredRun()
         dropped: set[str] = set()
         saved_files: list[str] = []
-        for record in read_wandb_records(run_dir / f"run-{ref['run_id']}.wandb"):
+        for record in _intact_records(run_dir / f"run-{ref['run_id']}.wandb", stored.notes):
             kind = record.WhichOneof("record_type")
             if kind == "config":
                 for item in record.config.update:

@@ -58,6 +58,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("no-probes", "skip the coverage probes", False, action="store_true"),
     Option("no-reliability", "skip the reliability checks (crash safety, server outage, bad "
            "input)", False, action="store_true"),
+    Option("crash-at", "crash safety: SIGKILL the training process at this fraction of its "
+           "log_metrics calls (0 < FRACTION < 1)", 0.5, float),
     Option("quick", "a fast look (about 1-2 minutes for the four tools): each tool's first "
            "scenario, a 3-epoch workload, no probes or reliability checks; still 3 interleaved "
            "repeats", False,
@@ -101,6 +103,8 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
 
     if get("repeats") < 1:
         raise ValueError("--repeats must be at least 1")
+    if not 0 < get("crash-at") < 1:
+        raise ValueError("--crash-at must be a fraction between 0 and 1 (exclusive)")
     quick = get("quick")
     config = key_values(get("workload-config"))
     if quick and get("workload") == "digits":
@@ -115,5 +119,6 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
         timeout_s=get("timeout"),
         probes=not (get("no-probes") or quick),
         reliability=not (get("no-reliability") or quick),
+        crash_at=get("crash-at"),
         external={name.replace("-", "_"): get(name) for name in EXTERNAL if get(name)},
     )

@@ -5,7 +5,7 @@ worker makes itself a child subreaper, so detached helpers are reaped into it to
 sampled CPU of any process still alive in the worker's session when the worker exits. Peak RSS is
 the largest sum of RSS over the tree seen by a sampler (every ``interval`` seconds), or the largest
 single process's high-water mark from ``wait4``, whichever is larger. Processes left behind are
-recorded by name and stopped.
+recorded by name and stopped (optionally after a grace period to exit on their own).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class TreeStats:
     ended_at: float  # time.time() when the worker was reaped
     leftovers: list[str] = field(default_factory=list)
     hung_at_exit: bool = False  # wrote its result, then did not exit within the grace period
+    stopped: list[str] = field(default_factory=list)  # leftovers still alive after their grace
 
 
 def _session_members(sid: int) -> list[psutil.Process]:
@@ -72,11 +73,14 @@ def run_monitored(
     interval_s: float = SAMPLE_INTERVAL_S,
     result_path: Path | None = None,
     exit_grace_s: float = 30.0,
+    leftover_grace_s: float = 0.0,
 ) -> TreeStats:
     """Run ``cmd`` in its own session; sample its tree until it exits or times out.
 
     A process that wrote ``result_path`` but is still alive ``exit_grace_s`` later is hung at
     exit (a tool's atexit hook or non-daemon thread): it is killed, and its result is kept.
+    Processes it leaves behind get ``leftover_grace_s`` to exit on their own before they are
+    stopped.
     """
     start, start_wall = time.perf_counter(), time.time()
     with open(log_path, "wb") as log:
@@ -134,12 +138,10 @@ def run_monitored(
     proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting again
     leftovers = _session_members(proc.pid)
     extra_cpu = sum(last_cpu.get(p.pid, 0.0) for p in leftovers)
-    names = []
-    for p in leftovers:
-        try:
-            names.append(f"{p.name()} (pid {p.pid})")
-        except psutil.Error:
-            continue
+    names = _names(leftovers)
+    if leftover_grace_s > 0:
+        _, leftovers = psutil.wait_procs(leftovers, timeout=leftover_grace_s)
+    stopped = _names(leftovers)
     stop_processes(leftovers)
     return TreeStats(
         returncode=None if timed_out else proc.returncode,
@@ -151,7 +153,18 @@ def run_monitored(
         ended_at=ended_at,
         leftovers=names,
         hung_at_exit=hung,
+        stopped=stopped,
     )
+
+
+def _names(procs: Sequence[psutil.Process]) -> list[str]:
+    names = []
+    for p in procs:
+        try:
+            names.append(f"{p.name()} (pid {p.pid})")
+        except psutil.Error:
+            continue
+    return names
 
 
 class TreeSampler:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import BASELINE
-from harness import charts, repeatability
+from harness import charts, repeatability, report_crash
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
 from harness.proctree import SAMPLE_INTERVAL_S
@@ -513,6 +513,14 @@ METHOD = f"""\
   fresh process, holding no credentials, reads back what the tool stored, from the tool's own
   storage. Params match if equal (or equal as text: stored as a string); metric points match on
   (key, step) with the value bit for bit; artifacts match on name and SHA-256.
+- *Crash safety*: one more run per tool and scenario kills itself with SIGKILL just before
+  `log_metrics` call N+1 (N: the chosen fraction, `--crash-at`, of the workload's calls as
+  counted on the `null` cells); a fresh process reads back what the tool kept of the points
+  handed over before the kill (matched on key, step and value; a read-back that fails counts
+  0). *Server outage*: at call N+1 the tracking server's process tree is SIGKILLed and
+  restarted on the same port and store while the client keeps logging; the client *raises* if
+  any call or `finish` raised, *drops silently* if points are missing without an error,
+  *retries* if every point was stored.
 - *Coverage*: one probe run per tool logs for {PROBE_SECONDS:.0f} s with the tool's system
   metrics switched on and logs two versions of a dataset; the verdict comes from what the
   read-back found.
@@ -554,6 +562,7 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
         *_fidelity(results),
         "## Coverage", "", *_coverage(results),
         *_server_probes(results),
+        *report_crash.render(results),
         "## Failures and findings", "", *_problems(results),
         "## Stability", "", *_stability(results),
     ]

@@ -47,6 +47,7 @@ class Plan:
     exit_grace_s: float = 30.0  # a worker alive this long after writing its result is killed
     probes: bool = True
     reliability: bool = True  # crash safety, server outage, bad input (after the repeats)
+    crash_at: float = 0.5  # crash safety: kill at this fraction of the log_metrics calls
     # A team's own services instead of the embedded ones: postgres_uri, s3_endpoint, s3_bucket,
     # s3_access_key, s3_secret_key, tracking_uri.
     external: dict[str, str] = field(default_factory=dict)
@@ -134,7 +135,8 @@ def disk_bytes(*roots: Path) -> int:
 
 
 def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
-            env: dict[str, str], exit_grace_s: float = 30.0) -> tuple[dict[str, Any], Any]:
+            env: dict[str, str], exit_grace_s: float = 30.0,
+            leftover_grace_s: float = 0.0) -> tuple[dict[str, Any], Any]:
     """Run one worker process; return its JSON result (or a failure record) and tree stats."""
     spec_path = cell_dir / f"{name}.spec.json"
     result_path = cell_dir / f"{name}.result.json"
@@ -144,7 +146,7 @@ def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
     stats = run_monitored(
         [sys.executable, "-m", "harness.worker", str(spec_path)],
         env=env, cwd=Path(spec["storage_dir"]), log_path=log_path, timeout_s=timeout_s,
-        result_path=result_path, exit_grace_s=exit_grace_s,
+        result_path=result_path, exit_grace_s=exit_grace_s, leftover_grace_s=leftover_grace_s,
     )
     if stats.timed_out:
         return {"status": "timeout", "error": f"no result after {timeout_s:.0f} s"}, stats
@@ -415,10 +417,30 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
                 detail += f": {str(record['error'])[:90]}"
             progress(f"[{index:>3}/{len(cells)}] {cell.label:<22} {what:<13} {detail}"
                      f"  (elapsed {fmt_clock(elapsed)}, eta {fmt_clock(eta)})")
+        if plan.reliability:
+            _crash_stages(data, pairs, plan, tmp_root, pool,
+                          lambda: results.save(data, results_path), progress)
     finally:
         pool.close()
         shutil.rmtree(tmp_root, ignore_errors=True)
     return data
+
+
+def _crash_stages(data: dict[str, Any], pairs: list[tuple[str, str]], plan: Plan,
+                  tmp_root: Path, pool: ServicePool, save: Callable[[], None],
+                  progress: Callable[[str], None]) -> None:
+    """Crash safety (SIGKILL of the training process), then server outage (kill and restart
+    of the tracking server); each saves after every record."""
+    from harness import crash_safety, server_outage  # both build on this module's CellRun
+
+    def services(tool: str, scenario: str) -> dict[str, Service]:
+        cls = adapters.load(tool)
+        return pool.get(cls.services_for(scenario) if cls is not None else ())
+
+    started = time.perf_counter()
+    for stage in (crash_safety, server_outage):
+        stage.run(data, pairs, plan, tmp_root, services, save, progress)
+    progress(f"crash safety and server outage took {time.perf_counter() - started:.0f} s")
 
 
 def _run_with_services(cell: Cell, plan: Plan, tmp_root: Path,

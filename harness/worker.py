@@ -10,6 +10,8 @@ whatever the tool prints on stdout cannot corrupt it. Modes:
 - ``read``: in another fresh process, read back what the tool stored (nothing of the logging
   process's memory survives), holding no credentials.
 - ``import``: only import the SDK (the runner's warm-up, unrecorded).
+- ``crash`` / ``outage``: ``log`` with a hook at a chosen ``log_metrics`` call (see
+  :mod:`harness.kill_points`): SIGKILL itself, or let the runner take the tracking server down.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from typing import Any
 
 import adapters
 from adapters.base import AdapterSettings, HostedOnly, TrackerAdapter, Unsupported
-from harness import workloads
+from harness import kill_points, workloads
 from harness.tracker import Tracker
 
 PR_SET_CHILD_SUBREAPER = 36
+# Hooks by mode, run between start_run and the workload; one may return extra result fields.
+HOOKS = {"crash": kill_points.crash_hook, "outage": kill_points.outage_hook}
 
 
 def become_subreaper() -> None:
@@ -123,6 +127,8 @@ def run_log(spec: dict[str, Any]) -> dict[str, Any]:
         adapter.start_run(spec["run_name"], spec["workload_config"])
     initialised = time.perf_counter()
     tracker = Tracker(adapter, workdir)
+    hook = HOOKS.get(spec["mode"])
+    extra = hook(spec, adapter, tracker) if hook is not None and adapter is not None else None
     workload(tracker, dict(spec["workload_config"]))
     worked = time.perf_counter()
     if spec["mode"] == "probe" and adapter is not None:
@@ -142,6 +148,8 @@ def run_log(spec: dict[str, Any]) -> dict[str, Any]:
         call_error_count=tracker.error_count,
         ledger=tracker.ledger.to_json(),
     )
+    if extra is not None:
+        result.update(extra())
     return result
 
 

@@ -39,10 +39,13 @@ class JsonFileAdapter(TrackerAdapter):
         shutil.copyfile(path, self.settings.storage_dir / "files" / name)
         self.data["artifacts"][name] = name
 
+    def run_ref(self) -> dict[str, str]:
+        return {"path": str(self.settings.storage_dir / "run.json")}
+
     def finish(self) -> dict[str, str]:
-        path = self.settings.storage_dir / "run.json"
-        path.write_text(json.dumps(self.data))
-        return {"path": str(path)}
+        ref = self.run_ref()
+        Path(ref["path"]).write_text(json.dumps(self.data))  # only now: lost on a crash
+        return ref
 
     def read_back(self, ref: Mapping[str, str]) -> StoredRun:
         data = json.loads(Path(ref["path"]).read_text())
@@ -114,3 +117,50 @@ def small_workload(tracker: Any, config: dict[str, Any]) -> None:
     path = tracker.workdir / "weights.bin"
     path.write_bytes(bytes(range(256)) * 4)
     tracker.log_artifact(path)
+
+
+class JournalAdapter(JsonFileAdapter):
+    """Appends every call to ``journal.jsonl`` and flushes it at once: survives a SIGKILL."""
+
+    name = "journal"
+
+    def start_run(self, name: str, config: Mapping[str, Any]) -> None:
+        super().start_run(name, config)
+        self._journal = open(self.run_ref()["path"], "a", encoding="utf-8")  # noqa: SIM115
+
+    def _write(self, entry: list[Any]) -> None:
+        self._journal.write(json.dumps(entry) + "\n")
+        self._journal.flush()  # in the OS's hands: a killed process loses nothing
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self._write(["params", dict(params)])
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        self._write(["metrics", step, dict(metrics)])
+
+    def run_ref(self) -> dict[str, str]:
+        return {"path": str(self.settings.storage_dir / "journal.jsonl")}
+
+    def finish(self) -> dict[str, str]:
+        self._journal.close()
+        return self.run_ref()
+
+    def read_back(self, ref: Mapping[str, str]) -> StoredRun:
+        stored = StoredRun()
+        for line in Path(ref["path"]).read_text(encoding="utf-8").splitlines():
+            kind, *rest = json.loads(line)
+            if kind == "params":
+                stored.params.update(rest[0])
+            else:
+                for key, value in rest[1].items():
+                    stored.metrics.setdefault(key, []).append((rest[0], value))
+        return stored
+
+
+class UnreadableAdapter(JournalAdapter):
+    """Writes like the journal, but its read-back always raises."""
+
+    name = "unreadable"
+
+    def read_back(self, ref: Mapping[str, str]) -> StoredRun:
+        raise RuntimeError("storage is corrupt beyond repair")

@@ -51,3 +51,10 @@ def test_bad_values_are_refused() -> None:
         options.plan_from(vars(parse("--repeats", "0")))
     with pytest.raises(ValueError, match="key=value"):
         options.plan_from(vars(parse("--workload-config", "oops")))
+    with pytest.raises(ValueError, match="crash-at"):
+        options.plan_from(vars(parse("--crash-at", "1")))
+
+
+def test_crash_at_sets_the_kill_fraction() -> None:
+    assert options.plan_from(vars(parse())).crash_at == 0.5
+    assert options.plan_from(vars(parse("--crash-at", "0.25"))).crash_at == 0.25

@@ -59,7 +59,11 @@ def _child_env(workdir: Path, extra: Mapping[str, str]) -> dict[str, str]:
 
 
 class _Process(Service):
-    """A server process the harness spawned and stops by pid; ``startup_s`` is spawn-to-healthy."""
+    """A server process the harness spawned and stops by pid; ``startup_s`` is spawn-to-healthy.
+
+    ``kill`` and ``restart`` are the server-outage check: a crash of the server (SIGKILL of its
+    whole tree, no clean shutdown), then the same server again on the same port and stores.
+    """
 
     startup_s: float | None = None
 
@@ -68,6 +72,31 @@ class _Process(Service):
             self.name = name
         super().__init__(workdir, log_dir)
         self.port: int | None = None
+        self._keep_port = False
+
+    def _next_port(self) -> int:
+        return self.port if self._keep_port and self.port else free_port()
+
+    def kill(self) -> None:
+        """SIGKILL the server and its descendants at once, as a crash or an OOM kill would."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        members = tree(proc.pid)
+        for member in members:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
+        psutil.wait_procs(members, timeout=10)
+        proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Start again (after :meth:`kill`) on the same port with the same backend stores."""
+        self._proc = None
+        self._keep_port = True
+        try:
+            self.start()
+        finally:
+            self._keep_port = False
 
     @property
     def uri(self) -> str:
@@ -142,7 +171,7 @@ class MlflowServer(_Process):
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = self._next_port()
         cmd = [sys.executable, "-m", "mlflow", "server", "--host", LOOPBACK,
                "--port", str(self.port), "--backend-store-uri", self.backend_store_uri,
                "--serve-artifacts", "--artifacts-destination", self.artifacts_destination,
@@ -206,7 +235,7 @@ class FastTrackMLServer(_Process):
     def start(self) -> None:
         if shutil.which(self.binary) is None:
             raise ServiceError(f"FastTrackML binary not found: {self.binary}")
-        self.port = free_port()
+        self.port = self._next_port()
         cmd = [self.binary, "server", "--listen-address", f"{LOOPBACK}:{self.port}",
                "--database-uri", f"sqlite://{self._db}",
                "--default-artifact-root", str(self._artifacts)]

@@ -1,0 +1,175 @@
+"""Crash safety and server outage, end to end: real worker processes killed with SIGKILL, real
+read-backs in fresh processes, on fakes with known outcomes and on every installed tool."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from harness import crash_safety, report_crash, server_outage
+from harness.runner import Plan
+from harness.services.base import port_open
+from harness.services.mlflow_server import FastTrackMLServer, MlflowServer
+
+FAKES = "tests.fakes"
+KILL_AFTER = 20  # small_workload makes 50 calls of two points each
+
+
+def fake_plan() -> Plan:
+    return Plan(tools=[], workload=f"{FAKES}:small_workload", repeats=1, probes=False)
+
+
+def tool_plan() -> Plan:
+    """A brisk synthetic workload: 60 calls of 3 points, no artifact."""
+    return Plan(tools=[], workload="synthetic", repeats=1, probes=False,
+                workload_config={"steps": 60, "metrics": 3, "params": 2, "artifact_bytes": 0})
+
+
+def processes_under(root: Path) -> list[str]:
+    """Processes (other than this one) whose HOME lies under ``root``: every cell sets it."""
+    found = []
+    for proc in psutil.process_iter(["pid", "name"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if proc.environ().get("HOME", "").startswith(str(root)):
+                found.append(f"{proc.info['name']} ({proc.pid})")
+        except psutil.Error:
+            continue
+    return found
+
+
+def report_row(results: dict[str, Any], label: str) -> str:
+    rows = [line for line in report_crash.render(results) if line.startswith(f"| {label} ")]
+    assert len(rows) == 1, report_crash.render(results)
+    return rows[0]
+
+
+def test_a_tool_writing_only_at_finish_recovers_nothing(tmp_path: Path) -> None:
+    record = crash_safety.crash_one(f"{FAKES}:JsonFileAdapter", "default", fake_plan(), tmp_path,
+                                    KILL_AFTER)
+    assert record["status"] == "ok" and record["exit_code"] == -9
+    assert record["logged_points"] == 2 * KILL_AFTER  # the call being made is not counted
+    assert record["recovered_points"] == 0 and record["recovered_pct"] == 0.0
+    assert record["read_error"] and "FileNotFoundError" in record["error"]
+    assert processes_under(tmp_path) == []
+
+
+def test_a_tool_writing_every_call_recovers_everything(tmp_path: Path) -> None:
+    record = crash_safety.crash_one(f"{FAKES}:JournalAdapter", "default", fake_plan(), tmp_path,
+                                    KILL_AFTER)
+    assert record["status"] == "ok" and record["error"] is None
+    assert record["recovered_points"] == record["logged_points"] == 2 * KILL_AFTER
+    assert record["recovered_params"] == record["logged_params"] == 4
+    assert record["recovered_pct"] == 100.0
+
+
+def test_a_raising_read_back_is_recorded_as_nothing_recovered(tmp_path: Path) -> None:
+    record = crash_safety.crash_one(f"{FAKES}:UnreadableAdapter", "default", fake_plan(),
+                                    tmp_path, KILL_AFTER)
+    assert record["status"] == "ok" and record["recovered_points"] == 0
+    assert "RuntimeError: storage is corrupt beyond repair" in record["error"]
+
+
+def test_the_stage_records_skips_resumes_and_renders(tmp_path: Path) -> None:
+    journal, missing = f"{FAKES}:JournalAdapter", f"{FAKES}:MissingAdapter"
+    data: dict[str, Any] = {
+        "tools": {}, "reliability": {"crash": [{"tool": "done", "scenario": "default",
+                                                "status": "ok", "recovered_points": 1,
+                                                "logged_points": 1, "recovered_pct": 100.0,
+                                                "recovered_params": 0, "logged_params": 0,
+                                                "kill_after_calls": 1}]},
+        "cells": [{"tool": "null", "status": "ok", "calls": {"metrics": {"n": 50}}},
+                  {"tool": missing, "status": "unavailable", "error": "no such SDK"}],
+    }
+    saves: list[int] = []
+    pairs = [("null", "default"), ("done", "default"), (journal, "default"),
+             (journal, "default+batch"), (missing, "default")]
+    crash_safety.run(data, pairs, Plan(tools=[], workload=f"{FAKES}:small_workload",
+                                       crash_at=0.4, probes=False),
+                     tmp_path, lambda t, s: {}, lambda: saves.append(1), lambda _: None)
+    records = {(r["tool"], r["scenario"]): r for r in data["reliability"]["crash"]}
+    assert len(records) == len(saves) + 1 == 4  # "done" kept as it was, null never run
+    ran = records[(journal, "default")]
+    assert ran["kill_after_calls"] == 20 and ran["workload_calls"] == 50
+    assert records[(journal, "default+batch")]["status"] == "skipped"
+    assert records[(missing, "default")] == {"tool": missing, "scenario": "default",
+                                             "tool_version": None, "status": "unavailable",
+                                             "error": "no such SDK"}
+    assert "| 40/40 | **100%** | 4/4 | 20/50 |" in report_row(data, f"{journal}:default")
+    assert "| skipped |" in report_row(data, f"{journal}:default+batch")
+
+
+def test_results_without_the_checks_render_no_section() -> None:
+    assert report_crash.render({"cells": []}) == []
+    assert report_crash.render({"reliability": {"bad_input": [{}]}}) == []
+
+
+def test_kill_point_leaves_a_call_to_kill_before() -> None:
+    assert crash_safety.kill_point(461, 0.5) == 230
+    assert crash_safety.kill_point(2, 0.99) == 1
+    assert crash_safety.kill_point(None, 0.5) is None
+
+
+TOOLS = [("mlflow", "sqlite", "mlflow"), ("mlflow", "sqlite+async", "mlflow"),
+         ("wandb", "offline", "wandb"), ("neptune", "offline", "neptune"),
+         ("comet", "offline", "comet_ml")]
+
+
+@pytest.mark.parametrize(("tool", "scenario", "module"), TOOLS,
+                         ids=[f"{t}:{s}" for t, s, _ in TOOLS])
+def test_a_real_tool_killed_mid_run(tool: str, scenario: str, module: str,
+                                    tmp_path: Path) -> None:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{tool} is not installed (pip install .[tools])")
+    record = crash_safety.crash_one(tool, scenario, tool_plan(), tmp_path, 30)
+    assert record["status"] == "ok", record["error"]
+    assert record["exit_code"] == -9 and record["logged_points"] == 90
+    assert 0 <= record["recovered_points"] <= 90
+    assert record["altered_points"] == 0  # what survives a crash is intact, or absent
+    if scenario == "sqlite":
+        assert record["recovered_points"] == 90, record  # one committed transaction per call
+    data = {"reliability": {"crash": [record]}}
+    pct = report_crash._pct(record["recovered_pct"])
+    row = report_row(data, f"{tool}:{scenario}")
+    assert f"| {record['recovered_points']}/90 | **{pct}** |" in row
+    assert processes_under(tmp_path) == []
+
+
+SERVERS = [("server-sqlite", lambda root: MlflowServer(root / "work", root / "logs",
+                                                     name="mlflow-server-sqlite")),
+           ("fasttrackml", lambda root: FastTrackMLServer(root / "work", root / "logs"))]
+
+
+@pytest.mark.parametrize(("scenario", "make"), SERVERS, ids=[s for s, _ in SERVERS])
+def test_a_tracking_server_killed_and_restarted_mid_run(scenario: str, make: Any,
+                                                        tmp_path: Path) -> None:
+    if importlib.util.find_spec("mlflow") is None:
+        pytest.skip("mlflow is not installed (pip install .[tools])")
+    server = make(tmp_path / "server")
+    if scenario == "fasttrackml" and shutil.which(server.binary) is None:
+        pytest.skip("the FastTrackML binary is not installed (pip install .[tools])")
+    server.start()
+    try:
+        first_pid, port = server.pids(), server.port
+        record = server_outage.outage_one("mlflow", scenario, tool_plan(), tmp_path,
+                                          30, {server.name: server})
+        assert record["status"] == "ok", record["error"]
+        assert record["outage_s"] > 0 and record["restart_error"] is None
+        assert server.port == port and server.pids() != first_pid and port_open(port)
+        client = record["client"]
+        assert client["calls"] == 30 and record["logged_points"] == 180
+        assert record["behaviour"] == server_outage.classify(
+            client, record["logged_points"] - record["stored_points"])
+        data = {"reliability": {"outage": [record]}}
+        assert f"| **{record['behaviour']}** |" in report_row(data, f"mlflow:{scenario}")
+    finally:
+        server.stop()
+    assert not port_open(port)
+    assert processes_under(tmp_path) == []
