@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,7 @@ def run_monitored(
         done.set()
 
     threading.Thread(target=reap, daemon=True).start()
+    seen: dict[int, psutil.Process] = {}  # descendants, also those in a session of their own
     last_cpu: dict[int, float] = {}
     peak_rss, max_procs, timed_out, hung = 0, 1, False, False
     result_seen: float | None = None
@@ -129,14 +130,16 @@ def run_monitored(
                     continue
             peak_rss = max(peak_rss, rss)
             max_procs = max(max_procs, len(tree))
+            seen.update((member.pid, member) for member in tree[1:])
             done.wait(interval_s)
     except BaseException:
-        stop_processes([root, *_session_members(proc.pid)])
+        stop_processes([root, *_session_members(proc.pid), *_still_running(seen.values(), set())])
         raise
     status, usage, ended_at = reaped["status"], reaped["usage"], reaped["at"]
     wall = ended_at - start_wall
     proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting again
     leftovers = _session_members(proc.pid)
+    leftovers += _still_running(seen.values(), {p.pid for p in leftovers})
     extra_cpu = sum(last_cpu.get(p.pid, 0.0) for p in leftovers)
     names = _names(leftovers)
     if leftover_grace_s > 0:
@@ -155,6 +158,18 @@ def run_monitored(
         hung_at_exit=hung,
         stopped=stopped,
     )
+
+
+def _still_running(procs: Iterable[psutil.Process], known: set[int]) -> list[psutil.Process]:
+    """Descendants seen while the worker ran that outlived it in a session of their own (such
+    as ``wandb-core``, started with ``start_new_session``), which a session scan misses."""
+    alive = []
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            if proc.pid not in known and proc.is_running() \
+                    and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+    return alive
 
 
 def _names(procs: Sequence[psutil.Process]) -> list[str]:
