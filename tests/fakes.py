@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -164,3 +166,17 @@ class UnreadableAdapter(JournalAdapter):
 
     def read_back(self, ref: Mapping[str, str]) -> StoredRun:
         raise RuntimeError("storage is corrupt beyond repair")
+
+
+class HelperProcessAdapter(JournalAdapter):
+    """Starts a helper in a session of its own (as wandb-core is) that outlives the run for
+    ``HELPER_LIFETIME_S``; the harness must see it, give it its grace, and stop it."""
+
+    name = "helper"
+    HELPER_LIFETIME_S = 60
+
+    def start_run(self, name: str, config: Mapping[str, Any]) -> None:
+        super().start_run(name, config)
+        sleep = f"import time; time.sleep({self.HELPER_LIFETIME_S})"
+        subprocess.Popen([sys.executable, "-c", sleep], start_new_session=True)
+        time.sleep(0.3)  # the harness finds helpers by sampling the tree every 0.1 s

@@ -77,6 +77,17 @@ def test_a_raising_read_back_is_recorded_as_nothing_recovered(tmp_path: Path) ->
     assert "RuntimeError: storage is corrupt beyond repair" in record["error"]
 
 
+def test_a_helper_outliving_the_kill_gets_its_grace_then_is_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(crash_safety, "HELPER_GRACE_S", 0.5)
+    record = crash_safety.crash_one(f"{FAKES}:HelperProcessAdapter", "default", fake_plan(),
+                                    tmp_path, KILL_AFTER)
+    assert len(record["helpers_left"]) == 1 and record["helpers_stopped"] == record["helpers_left"]
+    assert "still alive after the grace, stopped" in report_row(
+        {"reliability": {"crash": [record]}}, f"{FAKES}:HelperProcessAdapter:default")
+    assert processes_under(tmp_path) == []
+
+
 def test_the_stage_records_skips_resumes_and_renders(tmp_path: Path) -> None:
     journal, missing = f"{FAKES}:JournalAdapter", f"{FAKES}:MissingAdapter"
     data: dict[str, Any] = {
