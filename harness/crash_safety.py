@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,13 @@ from harness.tracker import Ledger
 KEY = "crash"
 HELPER_GRACE_S = 5.0  # helpers left behind by the killed worker may flush for this long
 CRASH_FILE = "crash.json"
-# Variants this check skips, and why: they would say nothing new, and every run costs seconds.
-SKIPPED_VARIANTS = {
-    "batch": "not run: the points the caller buffers (up to 100 steps) die with the process by "
-             "design; what was sent is stored as in the base scenario",
+# Scenarios this check skips (a "+variant" or a whole name), and why: they would say nothing
+# new, and each run costs the default `trackbench run` seconds.
+SKIPPED = {
+    "+batch": "not run: the points the caller buffers (up to 100 steps) die with the process by "
+              "design; what was sent is stored as in the base scenario",
+    "server-sqlite+async": "not run: the same MLflow async queue as sqlite+async, sending over "
+                           "HTTP instead of to sqlite",
 }
 
 
@@ -46,9 +50,10 @@ def kill_point(calls: int | None, fraction: float) -> int | None:
     return None if calls is None else max(1, min(calls - 1, round(calls * fraction)))
 
 
-def skipped_variant(scenario: str, reasons: Mapping[str, str] = SKIPPED_VARIANTS) -> str | None:
-    variant = scenario.partition("+")[2]
-    return reasons.get(variant) if variant else None
+def skipped(scenario: str, reasons: Mapping[str, str] = SKIPPED) -> str | None:
+    """Why ``scenario`` is skipped (by its name or by its "+variant"), or None."""
+    _, sep, variant = scenario.partition("+")
+    return reasons.get(scenario) or (reasons.get(sep + variant) if sep else None)
 
 
 def unavailable_tools(cells: Iterable[Mapping[str, Any]]) -> dict[str, str]:
@@ -127,7 +132,7 @@ def run(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan, tmp_
     missing = unavailable_tools(data["cells"])
     for tool, scenario in pending(data, KEY, pairs):
         base = {"tool": tool, "scenario": scenario, "tool_version": data["tools"].get(tool)}
-        if reason := skipped_variant(scenario):
+        if reason := skipped(scenario):
             record = {**base, "status": "skipped", "error": reason}
         elif tool in missing:
             record = {**base, "status": "unavailable", "error": missing[tool]}
@@ -142,8 +147,9 @@ def run(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan, tmp_
             else:
                 progress(f"crash safety: {tool}:{scenario}, SIGKILL before log_metrics call "
                          f"{kill_after + 1}")
+                began = time.perf_counter()
                 record = crash_one(tool, scenario, plan, tmp_root, kill_after, services)
-                record["workload_calls"] = calls
+                record.update(workload_calls=calls, duration_s=time.perf_counter() - began)
         records.append(record)
         save()
         pct = record.get("recovered_pct")

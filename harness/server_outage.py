@@ -23,7 +23,7 @@ from harness.crash_safety import (
     kill_point,
     pending,
     read_back,
-    skipped_variant,
+    skipped,
     unavailable_tools,
     workload_calls,
 )
@@ -33,9 +33,11 @@ from harness.services.base import Service, ServiceError
 from harness.tracker import Ledger
 
 KEY = "outage"
-SKIPPED_VARIANTS = {
-    "batch": "not run: its batches go through the same MLflow client HTTP calls (and retries) "
-             "as the base scenario's, only fewer of them",
+SKIPPED = {
+    "+batch": "not run: its batches go through the same MLflow client HTTP calls (and retries) "
+              "as the base scenario's, only fewer of them",
+    "+async": "not run (its cost): calls only queue; the queue's sender is the same client "
+              "HTTP call, with its retries, as the base scenario's",
 }
 
 
@@ -144,7 +146,7 @@ def run(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan, tmp_
         if not has_server(tool, scenario):
             continue
         base = {"tool": tool, "scenario": scenario, "tool_version": data["tools"].get(tool)}
-        if reason := skipped_variant(scenario, SKIPPED_VARIANTS):
+        if reason := skipped(scenario, SKIPPED):
             record = {**base, "status": "skipped", "error": reason}
         elif tool in missing:
             record = {**base, "status": "unavailable", "error": missing[tool]}
@@ -159,8 +161,9 @@ def run(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan, tmp_
             else:
                 progress(f"server outage: {tool}:{scenario}, server killed and restarted at "
                          f"log_metrics call {kill_after + 1}")
+                began = time.perf_counter()
                 record = outage_one(tool, scenario, plan, tmp_root, kill_after, services)
-                record["workload_calls"] = calls
+                record.update(workload_calls=calls, duration_s=time.perf_counter() - began)
         records.append(record)
         save()
         progress(f"server outage: {tool}:{scenario} {record['status']}"

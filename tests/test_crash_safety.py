@@ -128,6 +128,13 @@ def test_kill_point_leaves_a_call_to_kill_before() -> None:
     assert crash_safety.kill_point(None, 0.5) is None
 
 
+def test_skips_name_a_variant_or_a_scenario() -> None:
+    assert "die with the process" in crash_safety.skipped("server-sqlite+batch")
+    assert "same MLflow async queue" in crash_safety.skipped("server-sqlite+async")
+    assert crash_safety.skipped("sqlite+async") is None and crash_safety.skipped("file") is None
+    assert "only queue" in server_outage.skipped("server-sqlite+async", server_outage.SKIPPED)
+
+
 TOOLS = [("mlflow", "sqlite", "mlflow"), ("mlflow", "sqlite+async", "mlflow"),
          ("wandb", "offline", "wandb"), ("neptune", "offline", "neptune"),
          ("comet", "offline", "comet_ml")]
