@@ -304,7 +304,7 @@ def fmt_clock(seconds: float) -> str:
 
 # Plan fields a results file records, so ``--resume`` can rebuild the plan from it.
 RESUMABLE = ("profile", "repeats", "workload", "workload_config", "timeout_s", "exit_grace_s",
-             "probes", "reliability")
+             "probes", "reliability", "crash_at")
 
 
 def plan_from_results(data: Mapping[str, Any], external: Mapping[str, str]) -> Plan:
@@ -345,8 +345,8 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
         "repeats": plan.repeats, "workload": plan.workload,
         "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
         "exit_grace_s": plan.exit_grace_s, "probes": plan.probes,
-        "reliability": plan.reliability, "external": sorted(plan.external), "argv": sys.argv,
-        "warmup": list(WARMUP),
+        "reliability": plan.reliability, "crash_at": plan.crash_at,
+        "external": sorted(plan.external), "argv": sys.argv, "warmup": list(WARMUP),
     }
     data = resume if resume is not None else results.new_results(invocation, versions)
     if resume is None and previous is not None:
