@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,8 +69,12 @@ def run_monitored(
     log_path: Path,
     timeout_s: float,
     interval_s: float = SAMPLE_INTERVAL_S,
+    observer: Callable[[list[psutil.Process]], None] | None = None,
 ) -> TreeStats:
-    """Run ``cmd`` in its own session; sample its tree until it exits or times out."""
+    """Run ``cmd`` in its own session; sample its tree until it exits or times out.
+
+    ``observer`` is handed the tree at each sample (it keeps its own, lower, rate).
+    """
     start, start_wall = time.perf_counter(), time.time()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -113,6 +117,8 @@ def run_monitored(
                     continue
             peak_rss = max(peak_rss, rss)
             max_procs = max(max_procs, len(tree))
+            if observer is not None:
+                observer(tree)
             done.wait(interval_s)
     except BaseException:
         stop_processes([root, *_session_members(proc.pid)])
@@ -150,9 +156,11 @@ class TreeSampler:
     background thread every ``interval_s``.
     """
 
-    def __init__(self, roots: Sequence[int], interval_s: float = SAMPLE_INTERVAL_S) -> None:
+    def __init__(self, roots: Sequence[int], interval_s: float = SAMPLE_INTERVAL_S,
+                 observer: Callable[[list[psutil.Process]], None] | None = None) -> None:
         self.roots = list(roots)
         self.interval_s = interval_s
+        self.observer = observer
         self._start_cpu: dict[int, float] = {}
         self._last_cpu: dict[int, float] = {}
         self._start_reaped = 0.0
@@ -179,7 +187,10 @@ class TreeSampler:
     def _sample(self) -> dict[int, float]:
         cpu: dict[int, float] = {}
         rss = 0
-        for member in self._members():
+        members = self._members()
+        if self.observer is not None:
+            self.observer(members)
+        for member in members:
             with contextlib.suppress(psutil.Error), member.oneshot():
                 times = member.cpu_times()
                 rss += member.memory_info().rss
