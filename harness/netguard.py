@@ -25,9 +25,10 @@ import psutil
 SITE_DIR = Path(__file__).resolve().parent / "netguard_site"
 LOG_VAR = "TRACKBENCH_NETGUARD_LOG"
 SAMPLE_EVERY_S = 1.0
-WATCHED = ("Python audit hook on socket events (connect, sendto, name resolution): recorded "
-           f"and blocked; inet connections of non-Python processes sampled every "
-           f"{SAMPLE_EVERY_S:.0f} s: recorded, not blocked")
+WATCHED = ("a Python audit hook on socket events (connect, sendto, name resolution) in every "
+           "Python process: recorded and blocked; the inet connections of the whole process "
+           f"tree, services included, sampled every {SAMPLE_EVERY_S:.0f} s (what the hook cannot "
+           "see, such as Go helpers): recorded, not blocked")
 
 
 def guard_env(env: Mapping[str, str], log_path: Path) -> dict[str, str]:

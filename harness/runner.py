@@ -379,6 +379,8 @@ def execute(plan: Plan, results_path: Path,
             detail = record["status"]
             if record.get("error") and record["status"] != "ok":
                 detail += f": {str(record['error'])[:90]}"
+            if seen := (record.get("network") or {}).get("seen"):
+                detail += f" (offline guard: {seen} network attempt(s) recorded)"
             progress(f"[{index:>3}/{len(cells)}] {cell.label:<22} {what:<13} {detail}"
                      f"  (elapsed {fmt_clock(elapsed)}, eta {fmt_clock(eta)})")
     finally:

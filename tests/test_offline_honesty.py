@@ -165,3 +165,32 @@ def test_real_offline_tool_under_the_guard(tool: str, scenario: str, tmp_path: P
     for a in net["attempts"][:report_offline.MAX_LISTED]:
         where = f"{a['host']}:{a['port']}" if a["port"] is not None else a["host"]
         assert where in row and a["process"] in row
+
+
+def test_guard_log_hands_each_line_once_and_waits_for_whole_lines(tmp_path: Path) -> None:
+    log = netguard.GuardLog(tmp_path / "net.jsonl")
+    assert log.take_new() == []  # nothing written yet
+    with open(log.path, "a") as fh:
+        fh.write('{"host": "a"}\n{"host": "b"}\n{"host": ')
+    assert [e["host"] for e in log.take_new()] == ["a", "b"]
+    with open(log.path, "a") as fh:
+        fh.write('"c"}\n')
+    assert [e["host"] for e in log.take_new()] == ["c"]
+    assert log.take_new() == []
+
+
+def test_results_without_network_records_render_no_section() -> None:
+    old = {"cells": [{"tool": "mlflow", "scenario": "sqlite", "status": "ok"}], "probes": []}
+    assert report_offline.render(old) == []
+
+
+def test_run_progress_and_report_show_the_attempts(tmp_path: Path) -> None:
+    lines: list[str] = []
+    tool = f"{FAKES}:PhoneHomeAdapter"
+    data = runner.execute(runner.Plan(tools=[tool], workload=WORKLOAD, repeats=1, probes=False),
+                          tmp_path / "results.json", progress=lines.append)
+    assert any(tool in line and "offline guard: 3 network attempt(s)" in line for line in lines)
+    text = report.render(data)
+    section = text.split("## Offline honesty")[1].split("## Failures and findings")[0]
+    assert f"| {tool}:default | 3 |" in section
+    assert "No attempt seen in" not in section  # the baseline and the floor are not listed
