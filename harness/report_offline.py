@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from adapters import BASELINE
+
 MAX_LISTED = 6
-ALWAYS = ("none", "null")  # the baseline and the floor: no tool to judge
+ALWAYS = (BASELINE, "null")  # the baseline and the floor: no tool to judge
 
 
 def _rollup(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -22,7 +24,8 @@ def _rollup(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             continue
         row = out.setdefault(f"{cell['tool']}:{cell['scenario']}",
                              {"tool": cell["tool"], "scenario": cell["scenario"], "cells": 0,
-                              "ok": 0, "attempts": [], "errors": []})
+                              "ok": 0, "attempts": [], "errors": [],
+                              "watched": net.get("watched", "-")})
         row["cells"] += 1
         row["ok"] += cell.get("status") == "ok"
         if cell.get("status") != "ok" and cell.get("error"):
@@ -68,9 +71,9 @@ def render(results: Mapping[str, Any]) -> list[str]:
              "Every cell (log, probe and read-back processes, and the Python tracking server of "
              "its scenario) ran behind the offline guard; loopback traffic passes. An *attempt* "
              "is a connection, datagram or DNS lookup aimed off the machine. Watched: "
-             + next(c["network"]["watched"] for c in [*results.get("probes", []),
-                                                     *results.get("cells", [])]
-                    if c.get("network")) + ".", ""]
+             + next(iter(rolled.values()))["watched"] + ". *By process*: `worker.py` is the "
+             "cell's own process, where the tool's SDK runs; other names are its helper processes "
+             "(`-c`: a `python -c` helper) or a service's.", ""]
     tried = {k: v for k, v in rolled.items() if v["attempts"]}
     quiet = [k for k, v in rolled.items() if not v["attempts"] and v["tool"] not in ALWAYS]
     if tried:
