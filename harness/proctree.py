@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,13 +74,14 @@ def run_monitored(
     result_path: Path | None = None,
     exit_grace_s: float = 30.0,
     leftover_grace_s: float = 0.0,
+    observer: Callable[[list[psutil.Process]], None] | None = None,
 ) -> TreeStats:
     """Run ``cmd`` in its own session; sample its tree until it exits or times out.
 
     A process that wrote ``result_path`` but is still alive ``exit_grace_s`` later is hung at
     exit (a tool's atexit hook or non-daemon thread): it is killed, and its result is kept.
     Processes it leaves behind get ``leftover_grace_s`` to exit on their own before they are
-    stopped.
+    stopped. ``observer`` is handed the tree at each sample (it keeps its own, lower, rate).
     """
     start, start_wall = time.perf_counter(), time.time()
     with open(log_path, "wb") as log:
@@ -131,6 +132,8 @@ def run_monitored(
             peak_rss = max(peak_rss, rss)
             max_procs = max(max_procs, len(tree))
             seen.update((member.pid, member) for member in tree[1:])
+            if observer is not None:
+                observer(tree)
             done.wait(interval_s)
     except BaseException:
         stop_processes([root, *_session_members(proc.pid), *_still_running(seen.values(), set())])
@@ -191,9 +194,11 @@ class TreeSampler:
     background thread every ``interval_s``.
     """
 
-    def __init__(self, roots: Sequence[int], interval_s: float = SAMPLE_INTERVAL_S) -> None:
+    def __init__(self, roots: Sequence[int], interval_s: float = SAMPLE_INTERVAL_S,
+                 observer: Callable[[list[psutil.Process]], None] | None = None) -> None:
         self.roots = list(roots)
         self.interval_s = interval_s
+        self.observer = observer
         self._start_cpu: dict[int, float] = {}
         self._last_cpu: dict[int, float] = {}
         self._start_reaped = 0.0
@@ -220,7 +225,10 @@ class TreeSampler:
     def _sample(self) -> dict[int, float]:
         cpu: dict[int, float] = {}
         rss = 0
-        for member in self._members():
+        members = self._members()
+        if self.observer is not None:
+            self.observer(members)
+        for member in members:
             with contextlib.suppress(psutil.Error), member.oneshot():
                 times = member.cpu_times()
                 rss += member.memory_info().rss

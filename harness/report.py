@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import BASELINE
-from harness import charts, repeatability, report_crash
+from harness import charts, repeatability, report_crash, report_offline
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
 from harness.proctree import SAMPLE_INTERVAL_S
@@ -524,6 +524,13 @@ METHOD = f"""\
 - *Coverage*: one probe run per tool logs for {PROBE_SECONDS:.0f} s with the tool's system
   metrics switched on and logs two versions of a dataset; the verdict comes from what the
   read-back found.
+- *Offline honesty*: every Python process of a cell (and the MLflow tracking server) starts with
+  an audit hook on socket events that records each attempt to reach a non-loopback address
+  (connect, datagram, DNS lookup; the machine's own hostname counts as local) and blocks it with
+  the error an offline machine gives. Non-Python helpers (e.g. `wandb-core`, a Go binary) and C
+  extensions with their own sockets escape the hook: their inet connections are sampled about once
+  a second, which records a connection that lives across a sample but cannot block it; a short
+  one can be missed. Python started with `-I`, `-S` or `-E` would escape the hook too.
 """
 
 
@@ -563,6 +570,7 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
         "## Coverage", "", *_coverage(results),
         *_server_probes(results),
         *report_crash.render(results),
+        *report_offline.render(results),
         "## Failures and findings", "", *_problems(results),
         "## Stability", "", *_stability(results),
     ]

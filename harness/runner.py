@@ -21,7 +21,7 @@ from typing import Any
 
 import adapters
 from adapters.base import StoredRun
-from harness import coverage, fidelity, repeatability, results, server_probes
+from harness import coverage, fidelity, netguard, repeatability, results, server_probes
 from harness.proctree import TreeSampler, run_monitored
 from harness.services.base import Service, ServiceError
 from harness.services.pool import ServicePool
@@ -135,9 +135,10 @@ def disk_bytes(*roots: Path) -> int:
 
 
 def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
-            env: dict[str, str], exit_grace_s: float = 30.0,
-            leftover_grace_s: float = 0.0) -> tuple[dict[str, Any], Any]:
-    """Run one worker process; return its JSON result (or a failure record) and tree stats."""
+            env: dict[str, str], exit_grace_s: float = 30.0, leftover_grace_s: float = 0.0,
+            watch: netguard.ConnectionWatch | None = None) -> tuple[dict[str, Any], Any]:
+    """Run one worker process behind the offline guard (its attempts go to ``NAME.net.jsonl``);
+    return its JSON result (or a failure record) and tree stats."""
     spec_path = cell_dir / f"{name}.spec.json"
     result_path = cell_dir / f"{name}.result.json"
     spec = {**spec, "result_path": str(result_path)}
@@ -145,7 +146,8 @@ def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
     log_path = cell_dir / f"{name}.log"
     stats = run_monitored(
         [sys.executable, "-m", "harness.worker", str(spec_path)],
-        env=env, cwd=Path(spec["storage_dir"]), log_path=log_path, timeout_s=timeout_s,
+        env=netguard.guard_env(env, cell_dir / f"{name}.net.jsonl"), cwd=Path(spec["storage_dir"]),
+        log_path=log_path, timeout_s=timeout_s, observer=watch.observe if watch else None,
         result_path=result_path, exit_grace_s=exit_grace_s, leftover_grace_s=leftover_grace_s,
     )
     if stats.timed_out:
@@ -191,15 +193,21 @@ class CellRun:
             "mode": cell.mode, "read_back": None, "fidelity": None,
         }
         self._log: dict[str, Any] = {}
+        # Per phase (log, read, service NAME): connections seen by sampling non-Python processes.
+        self.watches: dict[str, netguard.ConnectionWatch] = {}
+
+    def _watch(self, phase: str) -> netguard.ConnectionWatch:
+        return self.watches.setdefault(phase, netguard.ConnectionWatch())
 
     def log(self) -> None:
         """The measured part: a fresh process imports, logs, finishes and exits."""
-        samplers = {name: TreeSampler(svc.pids()) for name, svc in self.services.items()}
+        samplers = {name: TreeSampler(svc.pids(), observer=self._watch(f"service {name}").observe)
+                    for name, svc in self.services.items()}
         for sampler in samplers.values():
             sampler.start()
         try:
             log, stats = _worker(self.spec, self.dir, "log", self.timeout_s, self.env,
-                                 self.exit_grace_s)
+                                 self.exit_grace_s, watch=self._watch("log"))
         finally:
             costs = {name: sampler.stop() for name, sampler in samplers.items()}
         self._log = log
@@ -230,7 +238,8 @@ class CellRun:
         if rec["status"] != "ok" or not getattr(self.cls, "stores_data", self.cls is not None):
             return
         spec = {**self.spec, "mode": "read", "ref": log["ref"]}
-        read, _ = _worker(spec, self.dir, "read", self.timeout_s, self.env, self.exit_grace_s)
+        read, _ = _worker(spec, self.dir, "read", self.timeout_s, self.env, self.exit_grace_s,
+                          watch=self._watch("read"))
         rec["read_s"] = read.get("read_s")
         if read.get("status") == "ok":
             stored = StoredRun(**read["stored"])
@@ -246,6 +255,18 @@ class CellRun:
             rec["error"] = f"read-back {read.get('status')}: {read.get('error')}"
         if self.probing:
             rec["coverage"] = coverage.verdicts(log, read, self.cls.hosted_auth_docs)
+
+    def network(self) -> dict[str, Any]:
+        """What the offline guard caught in this cell's workers and its services' processes."""
+        phases: dict[str, list[dict[str, Any]]] = {}
+        for phase in ("log", "read"):
+            phases[phase] = netguard.GuardLog(self.dir / f"{phase}.net.jsonl").take_new()
+        for name, svc in self.services.items():
+            if svc.network is not None:  # since the previous cell: start-up goes to the first
+                phases[f"service {name}"] = svc.network.take_new()
+        for phase, watch in self.watches.items():
+            phases.setdefault(phase, []).extend(watch.events())
+        return netguard.summarise(phases)
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -267,6 +288,7 @@ def run_cell(cell: Cell, plan: Plan, tmp_root: Path,
     try:
         run.log()
         run.read()
+        run.record["network"] = run.network()
     finally:
         run.close()
     return run.record
@@ -415,6 +437,8 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
             detail = record["status"]
             if record.get("error") and record["status"] != "ok":
                 detail += f": {str(record['error'])[:90]}"
+            if seen := (record.get("network") or {}).get("seen"):
+                detail += f" (offline guard: {seen} network attempt(s) recorded)"
             progress(f"[{index:>3}/{len(cells)}] {cell.label:<22} {what:<13} {detail}"
                      f"  (elapsed {fmt_clock(elapsed)}, eta {fmt_clock(eta)})")
         if plan.reliability:

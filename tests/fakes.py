@@ -1,4 +1,5 @@
-"""Fake adapters for harness tests: a lossy one, a missing one, a crashing one, hanging ones.
+"""Fake adapters for harness tests: a lossy one, a missing one, a crashing one, hanging ones,
+one that phones home.
 
 They keep their "storage" in a JSON file under storage_dir, so read-back happens in a fresh
 process exactly as for a real tool.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -109,6 +111,39 @@ class HangingAtExitAdapter(JsonFileAdapter):
     def finish(self) -> dict[str, str]:
         threading.Thread(target=time.sleep, args=(3600,)).start()
         return super().finish()
+
+
+class PhoneHomeAdapter(JsonFileAdapter):
+    """Tries to reach 203.0.113.1:443 (TEST-NET-3) and to resolve a public name, itself and from
+    a Python helper process, then carries on; what each attempt raised comes back as notes."""
+
+    name = "phonehome"
+    HELPER = ("import socket\n"
+              "try:\n    socket.create_connection(('198.51.100.7', 8080), timeout=2)\n"
+              "except OSError as exc:\n    print(type(exc).__name__, exc)\n")
+
+    def start_run(self, name: str, config: Mapping[str, Any]) -> None:
+        super().start_run(name, config)
+        outcome = {}
+        for what, attempt in (
+            ("connect", lambda: socket.create_connection(("203.0.113.1", 443), timeout=2)),
+            ("resolve", lambda: socket.getaddrinfo("telemetry.example.com", 443)),
+        ):
+            try:
+                attempt()
+                outcome[what] = "reached"
+            except OSError as exc:
+                outcome[what] = f"{type(exc).__name__}: {exc}"
+        helper = subprocess.run([sys.executable, "-c", self.HELPER], capture_output=True,
+                                text=True, timeout=30)
+        outcome["helper"] = helper.stdout.strip()
+        (self.settings.storage_dir / "phone.json").write_text(json.dumps(outcome))
+
+    def read_back(self, ref: Mapping[str, str]) -> StoredRun:
+        stored = super().read_back(ref)
+        outcome = json.loads((Path(ref["path"]).parent / "phone.json").read_text())
+        stored.notes = [f"{what}: {raised}" for what, raised in outcome.items()]
+        return stored
 
 
 def small_workload(tracker: Any, config: dict[str, Any]) -> None:

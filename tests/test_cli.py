@@ -143,6 +143,8 @@ def test_ctrl_c_stops_every_process_and_keeps_finished_cells(tmp_path: Path, sig
     workers: list[psutil.Process] = []
     while time.monotonic() < deadline and not workers:  # wait for the hanging cell's worker
         time.sleep(0.5)
+        # Its measured (log) worker: the warm-up's import worker names the adapter too, and an
+        # interrupt then (a loaded machine makes it last) would come before any cell was saved.
         workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
                    if _is_measured_cell_of("HangingAdapter", p)]
     assert workers, "the hanging cell never started"

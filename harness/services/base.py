@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from harness.netguard import GuardLog
 from harness.proctree import stop_processes
 
 LOOPBACK = "127.0.0.1"
@@ -89,6 +90,7 @@ class Service(abc.ABC):
         self.workdir = workdir  # its data (database files, bucket volume, ...)
         self.log_path = log_dir / f"{self.name}.log"
         self._proc: subprocess.Popen | None = None  # the process we started (None: external)
+        self.network: GuardLog | None = None  # what the offline guard caught (Python services)
 
     @abc.abstractmethod
     def start(self) -> None: ...

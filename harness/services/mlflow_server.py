@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 from harness.mlflow_rest import http_json
+from harness.netguard import GuardLog, guard_env
 from harness.services.base import (
     LOOPBACK,
     Service,
@@ -183,6 +184,10 @@ class MlflowServer(_Process):
             # basic-auth refuses to start without a fixed CSRF key (shared by all workers).
             extra["MLFLOW_FLASK_SERVER_SECRET_KEY"] = secrets.token_hex(32)
         env = _child_env(self.workdir, {**extra, **self._extra_env})
+        # The offline guard, as in the cells: a Python server phoning home is caught too.
+        if self.network is None:  # a restart keeps reading where the last start left off
+            self.network = GuardLog(self.workdir / "network.jsonl")
+        env = guard_env(env, self.network.path)
         self._launch(cmd, env, lambda: _api_ok(self.uri, self.admin), self.start_timeout_s)
 
     @staticmethod
