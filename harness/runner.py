@@ -14,14 +14,15 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import adapters
-from adapters.base import StoredRun
-from harness import coverage, fidelity, results, server_probes
+from adapters.base import StoredRun, TrackerAdapter
+from harness import bad_input, coverage, fidelity, results, server_probes
 from harness.proctree import TreeSampler, run_monitored
 from harness.services.base import Service, ServiceError
 from harness.services.pool import ServicePool
@@ -358,6 +359,8 @@ def execute(plan: Plan, results_path: Path,
                 detail += f": {str(record['error'])[:90]}"
             progress(f"[{index:>3}/{len(cells)}] {cell.label:<22} {what:<13} {detail}"
                      f"  (elapsed {fmt_clock(elapsed)}, eta {fmt_clock(eta)})")
+        if plan.reliability:
+            bad_input_stage(pairs, plan, tmp_root, pool, skipped, data, results_path, progress)
     finally:
         pool.close()
         shutil.rmtree(tmp_root, ignore_errors=True)
@@ -378,3 +381,104 @@ def _run_with_services(cell: Cell, plan: Plan, tmp_root: Path,
                 "service_error": True}
     return run_cell(cell, plan, tmp_root, services)
 
+
+
+def bad_input_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Base scenarios only: a variant (+async, +batch) has the same client and store."""
+    return [(t, s) for t, s in pairs
+            if t not in ALWAYS and TrackerAdapter.VARIANT_SEP not in s]
+
+
+def bad_input_stage(pairs: list[tuple[str, str]], plan: Plan, tmp_root: Path, pool: ServicePool,
+                    skipped: Mapping[str, tuple[str, str]], data: dict[str, Any],
+                    results_path: Path, progress: Callable[[str], None]) -> None:
+    """Every bad-input case for each (tool, base scenario) not already recorded."""
+    done = data["reliability"].setdefault("bad_input", [])
+    have = {(r["tool"], r["scenario"]) for r in done}
+    todo = [p for p in bad_input_pairs(pairs) if p not in have]
+    if not todo:
+        return
+    # One large file for every pair, hard-linked into each run's scratch (no copy, no extra disk).
+    large_dir = tmp_root / "bad-input"
+    large_dir.mkdir(exist_ok=True)
+    large = large_dir / bad_input.BY_ID["bi15"].name
+    large_sha256 = bad_input.write_large_file(large)
+    progress(f"bad input: {len(bad_input.CASES)} cases x {len(todo)} tool/scenario pair(s)")
+    try:
+        for index, (tool, scenario) in enumerate(todo, 1):
+            label = f"{tool}:{scenario}"
+            known = skipped.get(tool) or skipped.get(label)
+            if known is not None:
+                record = {"tool": tool, "scenario": scenario, "status": known[0],
+                          "error": known[1], "cases": {}}
+            else:
+                record = _bad_input_with_services(tool, scenario, plan, tmp_root, pool,
+                                                  (large, large_sha256))
+            done.append(record)
+            results.save(data, results_path)
+            tally = Counter(c["outcome"] for c in record["cases"].values())
+            detail = ", ".join(f"{n} {o}" for o, n in tally.items()) or ""
+            if record["status"] != "ok":
+                detail = f"{record['status']}: {str(record['error'])[:90]} {detail}"
+            progress(f"[bad input {index}/{len(todo)}] {label:<22} {detail}")
+    finally:
+        shutil.rmtree(large_dir, ignore_errors=True)
+
+
+def _bad_input_with_services(tool: str, scenario: str, plan: Plan, tmp_root: Path,
+                             pool: ServicePool, large: tuple[Path, str]) -> dict[str, Any]:
+    cls = adapters.load(tool)
+    try:
+        services = pool.get(cls.services_for(scenario))
+    except ServiceError as exc:
+        return {"tool": tool, "scenario": scenario, "status": "failed",
+                "error": f"service did not start: {exc}", "cases": {}}
+    return run_bad_input(tool, scenario, plan, tmp_root, services, large)
+
+
+def run_bad_input(tool: str, scenario: str, plan: Plan, tmp_root: Path,
+                  services: Mapping[str, Service] | None, large: tuple[Path, str]
+                  ) -> dict[str, Any]:
+    """Feed the cases in a fresh worker, read back in another, classify each case.
+
+    A case in flight when the worker died or hung is recorded as ``crashed`` and the remaining
+    cases run again in a fresh run (fresh storage) without it.
+    """
+    started = time.perf_counter()
+    record: dict[str, Any] = {"tool": tool, "scenario": scenario, "status": "ok", "error": None}
+    crashed: dict[str, str] = {}
+    runs: list[CellRun] = []
+    try:
+        for attempt in range(bad_input.MAX_ATTEMPTS):
+            run = CellRun(Cell(tool, scenario, attempt, "bad_input"), plan, tmp_root, services)
+            runs.append(run)
+            progress_path = run.dir / "bad-input.progress"
+            spec = {**run.spec, "bad_input": {"progress_path": str(progress_path),
+                                              "large_path": str(large[0]),
+                                              "skip": sorted(crashed)}}
+            out, _ = _worker(spec, run.dir, "bad-input", plan.timeout_s, run.env)
+            current, calls = bad_input.in_flight(progress_path)
+            if out.get("status") == "ok" or current not in bad_input.BY_ID:
+                break
+            crashed[current] = f"worker {out.get('status')}: {out.get('error')}"
+        stored = None
+        if out.get("status") == "ok":
+            calls = out["calls"]
+            shutil.rmtree(run.workdir, ignore_errors=True)  # only the tool's storage may answer
+            read, _ = _worker({**run.spec, "mode": "read", "ref": out["ref"]}, run.dir, "read",
+                              plan.timeout_s, run.env)
+            if read.get("status") == "ok":
+                stored = read["stored"]
+                record["notes"] = [str(n)[:300] for n in stored.get("notes", [])]
+            else:
+                record.update(status="failed",
+                              error=f"read-back {read.get('status')}: {read.get('error')}")
+        else:
+            where = f"in {current}" if current else "worker"
+            record.update(status=out.get("status"), error=f"{where}: {out.get('error')}")
+        record["cases"] = bad_input.classify_all(calls, stored, large[1], crashed)
+    finally:
+        for run in runs:
+            run.close()
+    record["seconds"] = time.perf_counter() - started
+    return record

@@ -1,4 +1,5 @@
-"""Fake adapters for harness tests: a lossy one, a missing one, a crashing one, a hanging one.
+"""Fake adapters for harness tests: a lossy one, a missing one, a crashing one, a hanging one,
+and bad-input ones with known behaviour (drops NaN, rejects strings, renames, truncates, dies).
 
 They keep their "storage" in a JSON file under storage_dir, so read-back happens in a fresh
 process exactly as for a real tool.
@@ -7,6 +8,9 @@ process exactly as for a real tool.
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
 import shutil
 import time
 from collections.abc import Mapping
@@ -103,3 +107,57 @@ def small_workload(tracker: Any, config: dict[str, Any]) -> None:
     path = tracker.workdir / "weights.bin"
     path.write_bytes(bytes(range(256)) * 4)
     tracker.log_artifact(path)
+
+
+class NanDroppingAdapter(JsonFileAdapter):
+    """Bad input: skips NaN and infinite metric values without a word."""
+
+    name = "nandropping"
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        super().log_metrics({k: v for k, v in metrics.items()
+                             if not (isinstance(v, float) and not math.isfinite(v))}, step)
+
+
+class StringRejectingAdapter(JsonFileAdapter):
+    """Bad input: raises on metric values that are strings."""
+
+    name = "stringrejecting"
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        for key, value in metrics.items():
+            if isinstance(value, str):
+                raise TypeError(f"metric {key!r} must be a number, got str")
+        super().log_metrics(metrics, step)
+
+
+class SlashRenamingAdapter(JsonFileAdapter):
+    """Bad input: replaces '/' in metric names with '_'."""
+
+    name = "slashrenaming"
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        super().log_metrics({k.replace("/", "_"): v for k, v in metrics.items()}, step)
+
+
+class ParamTruncatingAdapter(JsonFileAdapter):
+    """Bad input: keeps the first 250 characters of a param value, and says so."""
+
+    name = "paramtruncating"
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        for key, value in params.items():
+            if len(str(value)) > 250:
+                logging.getLogger("paramtruncating").warning("param %s truncated", key)
+        super().log_params({k: str(v)[:250] for k, v in params.items()})
+
+
+class InfCrashingAdapter(JsonFileAdapter):
+    """Bad input: the process dies (no exception, no cleanup) on an infinite metric value."""
+
+    name = "infcrashing"
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        if any(isinstance(v, float) and math.isinf(v) for v in metrics.values()):
+            os._exit(3)
+        super().log_metrics(metrics, step)
