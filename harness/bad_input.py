@@ -38,16 +38,7 @@ MAX_ATTEMPTS = 3  # a case that kills the worker is skipped and the rest re-run,
 
 FAITHFUL, ALTERED, REJECTED, DROPPED = "faithful", "altered", "rejected", "dropped"
 CRASHED, UNKNOWN = "crashed", "unknown"
-LEGEND = {
-    FAITHFUL: "stored faithfully (same name, step and value, type included; same bytes)",
-    ALTERED: "stored altered: the detail says how (value, type, name, step or bytes)",
-    REJECTED: "the call raised an error (detail: its type and message) and nothing was stored",
-    DROPPED: "the call returned normally but nothing was stored (detail: any warning the "
-             "tool printed or logged; 'silently' if none)",
-    CRASHED: "the tool's process died or hung on this call (the harness recorded it, skipped "
-             "the case and re-ran the rest in a fresh run)",
-    UNKNOWN: "not classifiable: the run could not be finished or read back (see status)",
-}
+OUTCOMES = (FAITHFUL, ALTERED, REJECTED, DROPPED, CRASHED, UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -286,11 +277,11 @@ def _name_change(case: Case, stored_name: str) -> str:
 
 
 def _absent(call: Mapping[str, Any], notes: list[str], case: Case) -> dict[str, str]:
-    related = [n for n in notes if case.name in n or case.id in n]
     if call.get("error"):
         return {"outcome": REJECTED, "detail": call["error"]}
     said = call.get("said")
     detail = f"no error; tool said: {said}" if said else "silently (no error, no warning)"
+    related = [n.replace(f"{case.name!r}", "it") for n in notes if case.name in n]
     if related:
         detail += f"; read-back note: {related[0]}"
     return {"outcome": DROPPED, "detail": detail[:MAX_TEXT * 2]}
@@ -312,6 +303,8 @@ def _classify_points(case: Case, name: str, points: list[Any]) -> dict[str, str]
         elif len(expected) == 1 and len(got) == 1 and got[0][0] != expected[0][0] \
                 and _same(expected[0][1], got[0][1]):
             changes.append(f"step {expected[0][0]} stored as step {got[0][0]}")
+        elif len(expected) == 1 and len(got) == 1 and got[0][0] == expected[0][0]:
+            changes.append(f"value stored as {show(got[0][1])} ({type(got[0][1]).__name__})")
         else:
             changes.append(f"stored {shown}" + (f" (+{len(got) - 3} more)" if len(got) > 3 else ""))
     if changes:

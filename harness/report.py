@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import BASELINE
-from harness import charts
+from harness import charts, report_bad_input
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
 from harness.proctree import SAMPLE_INTERVAL_S
@@ -448,6 +448,10 @@ METHOD = f"""\
 - *Coverage*: one probe run per tool logs for {PROBE_SECONDS:.0f} s with the tool's system
   metrics switched on and logs two versions of a dataset; the verdict comes from what the
   read-back found.
+- *Bad input*: per tool and base scenario, one fresh run is fed each odd value, name, step,
+  param and artifact through the adapter (no conversion on the way), one call per case; a fresh
+  process reads the run back and each case is classified by comparing what was handed over with
+  what was stored (numbers by value and type, NaN equal to NaN; artifacts by SHA-256).
 """
 
 
@@ -486,6 +490,7 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
         *_fidelity(results),
         "## Coverage", "", *_coverage(results),
         *_server_probes(results),
+        *report_bad_input.render(results),
         "## Failures and findings", "", *_problems(results),
         "## Stability", "", *_stability(results),
     ]

@@ -403,6 +403,8 @@ def bad_input_stage(pairs: list[tuple[str, str]], plan: Plan, tmp_root: Path, po
     large_dir.mkdir(exist_ok=True)
     large = large_dir / bad_input.BY_ID["bi15"].name
     large_sha256 = bad_input.write_large_file(large)
+    data["invocation"]["bad_input_cases"] = {
+        c.id: c.description for c in sorted(bad_input.CASES, key=lambda c: c.id)}
     progress(f"bad input: {len(bad_input.CASES)} cases x {len(todo)} tool/scenario pair(s)")
     try:
         for index, (tool, scenario) in enumerate(todo, 1):
@@ -417,7 +419,7 @@ def bad_input_stage(pairs: list[tuple[str, str]], plan: Plan, tmp_root: Path, po
             done.append(record)
             results.save(data, results_path)
             tally = Counter(c["outcome"] for c in record["cases"].values())
-            detail = ", ".join(f"{n} {o}" for o, n in tally.items()) or ""
+            detail = ", ".join(f"{tally[o]} {o}" for o in bad_input.OUTCOMES if tally[o])
             if record["status"] != "ok":
                 detail = f"{record['status']}: {str(record['error'])[:90]} {detail}"
             progress(f"[bad input {index}/{len(todo)}] {label:<22} {detail}")

@@ -103,7 +103,7 @@ def test_classify_duplicate_and_negative_steps() -> None:
     moved = bad_input.classify(neg, call, stored(neg.name, [[0, 0.5]]), "")
     assert moved == {"outcome": ALTERED, "detail": "step -1 stored as step 0"}
     text = bad_input.classify(bad_input.BY_ID["bi01"], call, stored("bi01_nan", [[0, "NaN"]]), "")
-    assert text["outcome"] == ALTERED and "'NaN' (str)" in text["detail"]
+    assert text == {"outcome": ALTERED, "detail": "value stored as 'NaN' (str)"}
     capped = bad_input.classify(bad_input.BY_ID["bi02"], call,
                                 stored("bi02_pos_inf", [[0, 1.7976931348623157e308]]), "")
     assert capped["outcome"] == ALTERED and "1.7976931348623157e+308" in capped["detail"]
@@ -124,7 +124,7 @@ def test_real_tool_takes_every_bad_input(tool: str, scenario: str, tmp_path: Pat
     record = feed(tool, tmp_path, large, scenario)
     assert record["status"] == "ok", record["error"]
     assert record["cases"]["bi00"]["outcome"] == FAITHFUL  # the control: read-back works
-    assert all(c["outcome"] in bad_input.LEGEND and c["detail"] for c in record["cases"].values())
+    assert all(c["outcome"] in bad_input.OUTCOMES and c["detail"] for c in record["cases"].values())
 
 
 def test_mlflow_server_takes_every_bad_input(tmp_path: Path, large) -> None:
@@ -140,3 +140,35 @@ def test_mlflow_server_takes_every_bad_input(tmp_path: Path, large) -> None:
         pool.close()
     assert record["status"] == "ok", record["error"]
     assert record["cases"]["bi00"]["outcome"] == FAITHFUL
+
+
+def _strict(text: str) -> dict:
+    def refuse(token: str) -> None:
+        raise ValueError(f"results.json holds a bare {token}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_runner_stage_records_renders_and_resumes(tmp_path: Path) -> None:
+    results_path = tmp_path / "results.json"
+    tools = [f"{FAKES}:MissingAdapter", f"{FAKES}:NanDroppingAdapter"]
+    data = runner.execute(runner.Plan(tools=tools, workload=f"{FAKES}:small_workload",
+                                      repeats=1, probes=False), results_path,
+                          progress=lambda _: None)
+    saved = _strict(results_path.read_text())
+    records = saved["reliability"]["bad_input"]
+    assert [(r["tool"], r["status"]) for r in records] == [
+        (tools[0], "unavailable"), (tools[1], "ok")]  # null and the baseline are not fed
+    assert "trackbench_no_such_sdk" in records[0]["error"]
+    assert records[1]["cases"]["bi01"]["outcome"] == DROPPED
+
+    from harness import report
+    text = report.render(saved)
+    assert text.index("## Bad input") < text.index("## Failures and findings")
+    row = next(line for line in text.splitlines() if line.startswith("| bi01 NaN |"))
+    assert row.endswith("| - | **dropped**: silently |")
+    assert "Legend:" in text and f"`{tools[0]}:default`: unavailable" in text
+
+    lines: list[str] = []  # a resumed run feeds nothing twice
+    runner.bad_input_stage([(t, "default") for t in tools], runner.Plan(tools=tools),
+                           tmp_path, None, {}, data, results_path, lines.append)
+    assert lines == [] and len(data["reliability"]["bad_input"]) == 2
