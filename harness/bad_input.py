@@ -34,6 +34,7 @@ LARGE_BYTES = 100 * 1024 * 1024
 LONG_NAME_CHARS = 320
 LONG_PARAM_CHARS = 10_000
 MAX_TEXT = 240  # error messages and warnings kept per case
+MAX_LINES = 40  # lines the tool said outside any call (between calls, while finishing)
 MAX_ATTEMPTS = 3  # a case that kills the worker is skipped and the rest re-run, at most twice
 
 FAITHFUL, ALTERED, REJECTED, DROPPED = "faithful", "altered", "rejected", "dropped"
@@ -117,37 +118,67 @@ def expected_sha256(case: Case, large_sha256: str) -> str:
 # --- worker side -------------------------------------------------------------------------------
 
 
+class _Stream(io.TextIOBase):
+    """Stands in for stdout/stderr while listening: complete lines go to ``lines``."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        *complete, self._partial = (self._partial + text).split("\n")
+        self.lines += [line for line in complete if line.strip()]
+        return len(text)
+
+
 class _Said(logging.Handler):
-    """Collects what the tool says during one call: warnings, log records, stdout/stderr."""
+    """Everything the tool says, in order: log records (WARNING+), Python warnings, and lines
+    written to stdout/stderr."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.lines: list[str] = []
+        self.stream = _Stream(self.lines)
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(f"{record.name}: {record.getMessage()}")
 
+    def warn(self, message: Warning | str, *_: Any, **__: Any) -> None:
+        self.lines.append(f"warning: {message}")
+
 
 @contextlib.contextmanager
 def _listening() -> Iterator[_Said]:
+    """Listen for the whole run: a background thread's complaint is heard whenever it comes."""
     said = _Said()
     loggers = [logging.getLogger()] + [
         lg for lg in logging.Logger.manager.loggerDict.values()
         if isinstance(lg, logging.Logger) and not lg.propagate
     ]
-    out, err = io.StringIO(), io.StringIO()
     for lg in loggers:
         lg.addHandler(said)
     try:
-        with warnings.catch_warnings(record=True) as caught, \
-                contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(said.stream), \
+                contextlib.redirect_stderr(said.stream):
             warnings.simplefilter("always")
+            warnings.showwarning = said.warn
             yield said
     finally:
         for lg in loggers:
             lg.removeHandler(said)
-    said.lines += [f"warning: {w.message}" for w in caught]
-    said.lines += [line for line in (out.getvalue() + err.getvalue()).splitlines() if line]
+
+
+def _distinct(lines: list[str]) -> list[str]:
+    """Whitespace collapsed; a line dropped when it contains a neighbour (the same log record,
+    caught by our handler and printed again, timestamped, by the tool's own handler)."""
+    flat = [" ".join(line.split()) for line in lines]
+    return [line for i, line in enumerate(flat)
+            if not any(other != line and other in line for other in flat[max(0, i - 2):i + 3])]
+
+
+def _joined(lines: list[str]) -> str:
+    return " | ".join(_distinct(lines))[:MAX_TEXT]
 
 
 def _feed(adapter: TrackerAdapter, case: Case, scratch: Path, large: Path) -> None:
@@ -168,17 +199,16 @@ def _feed(adapter: TrackerAdapter, case: Case, scratch: Path, large: Path) -> No
         adapter.log_artifact(path, case.name)
 
 
-def call_case(adapter: TrackerAdapter, case: Case, scratch: Path, large: Path) -> dict[str, Any]:
-    """Feed one case; never raises. Returns ``{"error": str|None, "said": str, "seconds"}``."""
-    start = time.perf_counter()
+def call_case(adapter: TrackerAdapter, case: Case, scratch: Path, large: Path,
+              said: _Said) -> dict[str, Any]:
+    """Feed one case; never raises. ``said``: what the tool said during the call."""
+    start, heard = time.perf_counter(), len(said.lines)
     error = None
-    with _listening() as said:
-        try:
-            _feed(adapter, case, scratch, large)
-        except Exception as exc:  # noqa: BLE001 - whatever the tool raises is the finding
-            error = _error_text(exc)
-    said_text = " | ".join(" ".join(line.split()) for line in said.lines)
-    return {"error": error, "said": said_text[:MAX_TEXT],
+    try:
+        _feed(adapter, case, scratch, large)
+    except Exception as exc:  # noqa: BLE001 - whatever the tool raises is the finding
+        error = _error_text(exc)
+    return {"error": error, "said": _joined(said.lines[heard:]),
             "seconds": time.perf_counter() - start}
 
 
@@ -197,15 +227,22 @@ def run_worker(adapter: TrackerAdapter, spec: Mapping[str, Any]) -> dict[str, An
     _mark(progress, step="start_run")
     adapter.start_run(spec["run_name"], {})
     calls: dict[str, Any] = {}
-    for case in CASES:
-        if case.id in conf.get("skip", ()):
-            continue
-        _mark(progress, step=case.id)
-        calls[case.id] = call_case(adapter, case, scratch, large)
-        _mark(progress, step=case.id, call=calls[case.id])
-    _mark(progress, step="finish")
-    ref = adapter.finish()
-    return {"status": "ok", "error": None, "calls": calls, "ref": ref}
+    outside: list[str] = []  # said between calls or while finishing: queued calls' complaints
+    with _listening() as said:
+        for case in CASES:
+            if case.id in conf.get("skip", ()):
+                continue
+            outside += said.lines
+            del said.lines[:]
+            _mark(progress, step=case.id)
+            calls[case.id] = call_case(adapter, case, scratch, large, said)
+            del said.lines[:]
+            _mark(progress, step=case.id, call=calls[case.id])
+        _mark(progress, step="finish")
+        ref = adapter.finish()
+        outside += said.lines
+    later = [line[:MAX_TEXT] for line in _distinct(outside)[:MAX_LINES]]
+    return {"status": "ok", "error": None, "calls": calls, "ref": ref, "said_later": later}
 
 
 def in_flight(progress: Path) -> tuple[str | None, dict[str, Any]]:
@@ -276,11 +313,22 @@ def _name_change(case: Case, stored_name: str) -> str:
     return _text_change("name", case.name, stored_name)
 
 
-def _absent(call: Mapping[str, Any], notes: list[str], case: Case) -> dict[str, str]:
+def _absent(call: Mapping[str, Any], notes: list[str], case: Case,
+            later: list[str]) -> dict[str, str]:
     if call.get("error"):
         return {"outcome": REJECTED, "detail": call["error"]}
     said = call.get("said")
-    detail = f"no error; tool said: {said}" if said else "silently (no error, no warning)"
+    value = case.value if isinstance(case.value, str) else case.name
+    mentions = [line for line in later if case.name[:60] in line or value[:60] in line]
+    if said:
+        detail = f"no error; tool said: {said}"
+    elif mentions:
+        detail = f"no error at the call; said later (outside any call): {mentions[0]}"
+    elif later:
+        detail = (f"no error at the call; {len(later)} line(s) said later (outside any call), "
+                  "none naming this case: see the record's said_later")
+    else:
+        detail = "silently (no error, no warning)"
     related = [n.replace(f"{case.name!r}", "it") for n in notes if case.name in n]
     if related:
         detail += f"; read-back note: {related[0]}"
@@ -333,8 +381,13 @@ def _classify_artifact(case: Case, name: str, digest: str, large_sha256: str) ->
 
 
 def classify(case: Case, call: Mapping[str, Any] | None, stored: Mapping[str, Any] | None,
-             large_sha256: str) -> dict[str, str]:
-    """One case's outcome from the call's outcome and the read-back (``StoredRun`` as a dict)."""
+             large_sha256: str, later: list[str] | None = None) -> dict[str, str]:
+    """One case's outcome from the call's outcome and the read-back (``StoredRun`` as a dict).
+
+    ``later``: what the tool said outside any call (between calls, while finishing): the errors
+    of queued calls (asynchronous logging) surface there; one mentioning the case's name or
+    value is quoted first.
+    """
     if call is None:
         return {"outcome": UNKNOWN, "detail": "not fed (the run stopped before this case)"}
     if stored is None:
@@ -347,7 +400,7 @@ def classify(case: Case, call: Mapping[str, Any] | None, stored: Mapping[str, An
     section: dict[str, Any] = stored[sections[case.kind]]
     name = _find(section, case)
     if name is None:
-        return _absent(call, notes, case)
+        return _absent(call, notes, case, later or [])
     if case.kind == "param":
         result = _classify_param(case, name, section[name])
     elif case.kind == "artifact":
@@ -358,13 +411,13 @@ def classify(case: Case, call: Mapping[str, Any] | None, stored: Mapping[str, An
 
 
 def classify_all(calls: Mapping[str, Any], stored: Mapping[str, Any] | None, large_sha256: str,
-                 crashed: Mapping[str, str]) -> dict[str, dict[str, str]]:
+                 crashed: Mapping[str, str], later: list[str]) -> dict[str, dict[str, str]]:
     """Every case, in CASES order; ``crashed`` maps a case id to what happened to the process."""
     out = {}
     for case in CASES:
         if case.id in crashed:
             out[case.id] = {"outcome": CRASHED, "detail": crashed[case.id][:MAX_TEXT]}
         else:
-            out[case.id] = classify(case, calls.get(case.id), stored, large_sha256)
+            out[case.id] = classify(case, calls.get(case.id), stored, large_sha256, later)
     return out
 

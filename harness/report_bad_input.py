@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-SHORT = 56
+SHORT = 64
 LEGEND = {
     "faithful": "stored faithfully: same name, step and value (type included), same bytes",
     "altered": "stored altered; the entry says how (value, type, name, step or bytes)",
@@ -36,7 +36,8 @@ def short(entry: Mapping[str, str]) -> str:
     if outcome == "dropped":
         said = detail.partition("tool said: ")[2]
         note = detail.partition("read-back note: ")[2]
-        gist = f"warned: {said}" if said else f"silently; {note}" if note else "silently"
+        gist = (f"warned: {said}" if said else f"silently; {note}" if note
+                else detail.partition("; ")[2] or detail)
     else:
         gist = detail.split(";")[0]
     return f"**{outcome}**: {_clip(gist)}"
@@ -54,7 +55,8 @@ def render(results: Mapping[str, Any]) -> list[str]:
         "Each case handed straight to the tool's adapter in a fresh run (one call per case, "
         "each in its own try/except), then read back from the tool's storage in another "
         "process. Variants (`+async`, `+batch`) use the same client and store as their base "
-        "scenario and are not repeated.", "",
+        "scenario and are not repeated, except one `+async` scenario per tool: asynchronous "
+        "logging changes where errors surface.", "",
         "| case | " + " | ".join(labels) + " |",
         "|" + "---|" * (len(labels) + 1),
     ]
@@ -65,6 +67,11 @@ def render(results: Mapping[str, Any]) -> list[str]:
             row.append(short(entry) if entry else "-")
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     lines += ["", "Legend: " + "; ".join(f"*{k}*: {v}" for k, v in LEGEND.items()) + ".", ""]
+    later = [f"- `{label}`: " + " / ".join(_clip(line, 160) for line in r["said_later"][:3])
+             for label, r in zip(labels, records, strict=True) if r.get("said_later")]
+    if later:
+        lines += ["What the tools said outside any call (between calls, while finishing; e.g. "
+                  "errors of queued, asynchronous calls), first lines:", "", *later, ""]
     problems = [f"- `{label}`: {r['status']}: {_clip(str(r.get('error')), 200)}"
                 for label, r in zip(labels, records, strict=True) if r.get("status") != "ok"]
     if problems:

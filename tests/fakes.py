@@ -161,3 +161,29 @@ class InfCrashingAdapter(JsonFileAdapter):
         if any(isinstance(v, float) and math.isinf(v) for v in metrics.values()):
             os._exit(3)
         super().log_metrics(metrics, step)
+
+
+class HangOnNoneAdapter(JsonFileAdapter):
+    """Bad input: the call never returns when a metric value is None."""
+
+    name = "hangonnone"
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        if any(v is None for v in metrics.values()):
+            time.sleep(3600)
+        super().log_metrics(metrics, step)
+
+
+class QueueingAdapter(JsonFileAdapter):
+    """Bad input: accepts every call, then at finish drops text values and logs why (like an
+    asynchronous queue whose errors surface outside the call)."""
+
+    name = "queueing"
+
+    def finish(self) -> dict[str, str]:
+        for key, points in self.data["metrics"].items():
+            if any(isinstance(v, str) for _, v in points):
+                logging.getLogger("queueing").error("dropped metric %s: not a number", key)
+        self.data["metrics"] = {k: p for k, p in self.data["metrics"].items()
+                                if not any(isinstance(v, str) for _, v in p)}
+        return super().finish()

@@ -24,8 +24,8 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def feed(tool: str, tmp_path: Path, large: tuple[Path, str], scenario: str = "default",
-         services: dict | None = None) -> dict:
-    plan = runner.Plan(tools=[], repeats=1, probes=False, timeout_s=240)
+         services: dict | None = None, timeout_s: float = 240) -> dict:
+    plan = runner.Plan(tools=[], repeats=1, probes=False, timeout_s=timeout_s)
     record = runner.run_bad_input(tool, scenario, plan, tmp_path, services, large)
     json.dumps(record, allow_nan=False)  # results.json stays valid JSON, whatever was fed
     assert set(record["cases"]) == {case.id for case in CASES}
@@ -91,6 +91,32 @@ def test_a_case_that_kills_the_process_is_attributed_and_the_rest_still_run(
     assert {o for c, o in got.items() if c not in ("bi02", "bi03")} == {FAITHFUL}
 
 
+def test_a_case_that_hangs_is_attributed_and_the_rest_still_run(tmp_path: Path, large) -> None:
+    record = feed(f"{FAKES}:HangOnNoneAdapter", tmp_path, large, timeout_s=8)
+    assert record["status"] == "ok", record["error"]
+    assert record["cases"]["bi04"] == {"outcome": CRASHED,
+                                       "detail": "worker timeout: no result after 8 s"}
+    assert {o for c, o in outcomes(record).items() if c != "bi04"} == {FAITHFUL}
+
+
+def test_errors_said_after_the_call_are_quoted(tmp_path: Path, large) -> None:
+    record = feed(f"{FAKES}:QueueingAdapter", tmp_path, large)
+    got = outcomes(record)
+    assert got["bi05"] == got["bi06"] == DROPPED
+    assert record["cases"]["bi05"]["detail"] == (
+        "no error at the call; said later (outside any call): "
+        "queueing: dropped metric bi05_text: not a number")
+    assert record["said_later"] == ["queueing: dropped metric bi05_text: not a number",
+                                    "queueing: dropped metric bi06_numeric_text: not a number"]
+
+
+def test_variants_fed_once_per_tool_and_never_batch() -> None:
+    pairs = runner.matrix(runner.with_reference_tools(["mlflow", "null"]), ["all"])
+    assert runner.bad_input_pairs(pairs) == [
+        ("mlflow", "sqlite"), ("mlflow", "file"), ("mlflow", "server-sqlite"),
+        ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml"), ("mlflow", "sqlite+async")]
+
+
 def test_classify_duplicate_and_negative_steps() -> None:
     dup, neg = bad_input.BY_ID["bi11"], bad_input.BY_ID["bi12"]
     call = {"error": None, "said": ""}
@@ -113,8 +139,8 @@ def test_classify_duplicate_and_negative_steps() -> None:
 
 # --- real tools: every case, no harness crash, a read-back that answers ------------------------
 
-REAL = [("mlflow", "sqlite"), ("mlflow", "file"), ("wandb", "offline"), ("neptune", "offline"),
-        ("comet", "offline")]
+REAL = [("mlflow", "sqlite"), ("mlflow", "file"), ("mlflow", "sqlite+async"),
+        ("wandb", "offline"), ("neptune", "offline"), ("comet", "offline")]
 
 
 @pytest.mark.parametrize(("tool", "scenario"), REAL, ids=[f"{t}:{s}" for t, s in REAL])
@@ -165,10 +191,20 @@ def test_runner_stage_records_renders_and_resumes(tmp_path: Path) -> None:
     text = report.render(saved)
     assert text.index("## Bad input") < text.index("## Failures and findings")
     row = next(line for line in text.splitlines() if line.startswith("| bi01 NaN |"))
-    assert row.endswith("| - | **dropped**: silently |")
+    assert row.endswith("| - | **dropped**: silently (no error, no warning) |")
     assert "Legend:" in text and f"`{tools[0]}:default`: unavailable" in text
 
     lines: list[str] = []  # a resumed run feeds nothing twice
     runner.bad_input_stage([(t, "default") for t in tools], runner.Plan(tools=tools),
                            tmp_path, None, {}, data, results_path, lines.append)
     assert lines == [] and len(data["reliability"]["bad_input"]) == 2
+
+
+def test_mlflow_async_logging_drops_what_sync_logging_rejects(tmp_path: Path, large) -> None:
+    """The finding behind feeding one +async variant: the error leaves the call."""
+    pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
+    sync = feed("mlflow", tmp_path / "sync", large, "sqlite")
+    queued = feed("mlflow", tmp_path / "async", large, "sqlite+async")
+    assert sync["cases"]["bi05"]["outcome"] == REJECTED
+    assert queued["cases"]["bi05"]["outcome"] == DROPPED
+    assert "said later" in queued["cases"]["bi05"]["detail"]
