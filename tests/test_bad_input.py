@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import bad_input, runner
+from harness import bad_input, report, runner
 from harness.bad_input import ALTERED, CASES, CRASHED, DROPPED, FAITHFUL, REJECTED
 
 FAKES = "tests.fakes"
@@ -143,14 +143,35 @@ REAL = [("mlflow", "sqlite"), ("mlflow", "file"), ("mlflow", "sqlite+async"),
         ("wandb", "offline"), ("neptune", "offline"), ("comet", "offline")]
 
 
+_FED: dict[tuple[str, str], dict] = {}
+
+
+@pytest.fixture
+def fed(tmp_path_factory: pytest.TempPathFactory, large):
+    """Each real (tool, scenario) is fed once per session; later tests reuse its record."""
+    def get(tool: str, scenario: str) -> dict:
+        pytest.importorskip({"comet": "comet_ml"}.get(tool, tool))
+        if (tool, scenario) not in _FED:
+            _FED[tool, scenario] = feed(tool, tmp_path_factory.mktemp(tool), large, scenario)
+        return _FED[tool, scenario]
+    return get
+
+
 @pytest.mark.parametrize(("tool", "scenario"), REAL, ids=[f"{t}:{s}" for t, s in REAL])
-def test_real_tool_takes_every_bad_input(tool: str, scenario: str, tmp_path: Path,
-                                         large) -> None:
-    pytest.importorskip({"comet": "comet_ml"}.get(tool, tool))
-    record = feed(tool, tmp_path, large, scenario)
+def test_real_tool_takes_every_bad_input(tool: str, scenario: str, fed) -> None:
+    record = fed(tool, scenario)
     assert record["status"] == "ok", record["error"]
     assert record["cases"]["bi00"]["outcome"] == FAITHFUL  # the control: read-back works
-    assert all(c["outcome"] in bad_input.OUTCOMES and c["detail"] for c in record["cases"].values())
+    assert all(c["outcome"] in bad_input.OUTCOMES and c["detail"]
+               for c in record["cases"].values())
+
+
+def test_mlflow_async_logging_drops_what_sync_logging_rejects(fed) -> None:
+    """The finding behind feeding one +async variant: the error leaves the call."""
+    sync, queued = fed("mlflow", "sqlite"), fed("mlflow", "sqlite+async")
+    assert sync["cases"]["bi05"]["outcome"] == REJECTED
+    assert queued["cases"]["bi05"]["outcome"] == DROPPED
+    assert "said later" in queued["cases"]["bi05"]["detail"]
 
 
 def test_mlflow_server_takes_every_bad_input(tmp_path: Path, large) -> None:
@@ -187,7 +208,6 @@ def test_runner_stage_records_renders_and_resumes(tmp_path: Path) -> None:
     assert "trackbench_no_such_sdk" in records[0]["error"]
     assert records[1]["cases"]["bi01"]["outcome"] == DROPPED
 
-    from harness import report
     text = report.render(saved)
     assert text.index("## Bad input") < text.index("## Failures and findings")
     row = next(line for line in text.splitlines() if line.startswith("| bi01 NaN |"))
@@ -199,12 +219,3 @@ def test_runner_stage_records_renders_and_resumes(tmp_path: Path) -> None:
                            tmp_path, None, {}, data, results_path, lines.append)
     assert lines == [] and len(data["reliability"]["bad_input"]) == 2
 
-
-def test_mlflow_async_logging_drops_what_sync_logging_rejects(tmp_path: Path, large) -> None:
-    """The finding behind feeding one +async variant: the error leaves the call."""
-    pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
-    sync = feed("mlflow", tmp_path / "sync", large, "sqlite")
-    queued = feed("mlflow", tmp_path / "async", large, "sqlite+async")
-    assert sync["cases"]["bi05"]["outcome"] == REJECTED
-    assert queued["cases"]["bi05"]["outcome"] == DROPPED
-    assert "said later" in queued["cases"]["bi05"]["detail"]
