@@ -200,16 +200,18 @@ def _feed(adapter: TrackerAdapter, case: Case, scratch: Path, large: Path) -> No
 
 
 def call_case(adapter: TrackerAdapter, case: Case, scratch: Path, large: Path,
-              said: _Said) -> dict[str, Any]:
-    """Feed one case; never raises. ``said``: what the tool said during the call."""
+              said: _Said) -> tuple[dict[str, Any], range]:
+    """Feed one case; never raises. Returns the call's outcome and which of ``said.lines`` the
+    tool said during it."""
     start, heard = time.perf_counter(), len(said.lines)
     error = None
     try:
         _feed(adapter, case, scratch, large)
     except Exception as exc:  # noqa: BLE001 - whatever the tool raises is the finding
         error = _error_text(exc)
-    return {"error": error, "said": _joined(said.lines[heard:]),
-            "seconds": time.perf_counter() - start}
+    during = range(heard, len(said.lines))
+    return {"error": error, "said": _joined([said.lines[i] for i in during]),
+            "seconds": time.perf_counter() - start}, during
 
 
 def _mark(progress: Path, **entry: Any) -> None:
@@ -227,20 +229,19 @@ def run_worker(adapter: TrackerAdapter, spec: Mapping[str, Any]) -> dict[str, An
     _mark(progress, step="start_run")
     adapter.start_run(spec["run_name"], {})
     calls: dict[str, Any] = {}
-    outside: list[str] = []  # said between calls or while finishing: queued calls' complaints
+    during_calls: set[int] = set()
     with _listening() as said:
         for case in CASES:
             if case.id in conf.get("skip", ()):
                 continue
-            outside += said.lines
-            del said.lines[:]
             _mark(progress, step=case.id)
-            calls[case.id] = call_case(adapter, case, scratch, large, said)
-            del said.lines[:]
+            calls[case.id], during = call_case(adapter, case, scratch, large, said)
+            during_calls.update(during)
             _mark(progress, step=case.id, call=calls[case.id])
         _mark(progress, step="finish")
         ref = adapter.finish()
-        outside += said.lines
+    # Said between calls or while finishing: how queued (asynchronous) calls complain.
+    outside = [line for i, line in enumerate(said.lines) if i not in during_calls]
     later = [line[:MAX_TEXT] for line in _distinct(outside)[:MAX_LINES]]
     return {"status": "ok", "error": None, "calls": calls, "ref": ref, "said_later": later}
 
@@ -251,8 +252,11 @@ def in_flight(progress: Path) -> tuple[str | None, dict[str, Any]]:
     calls: dict[str, Any] = {}
     if not progress.exists():
         return None, calls
-    for line in progress.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
+    for line in progress.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the process dying mid-write
+            continue
         if "call" in entry:
             calls[entry["step"]] = entry["call"]
             current = None

@@ -56,7 +56,8 @@ def render(results: Mapping[str, Any]) -> list[str]:
         "each in its own try/except), then read back from the tool's storage in another "
         "process. Variants (`+async`, `+batch`) use the same client and store as their base "
         "scenario and are not repeated, except one `+async` scenario per tool: asynchronous "
-        "logging changes where errors surface.", "",
+        "logging moves errors out of the call. (`+batch` is not fed: its values are converted "
+        "by the harness's adapter, `float()`, before the tool sees them.)", "",
         "| case | " + " | ".join(labels) + " |",
         "|" + "---|" * (len(labels) + 1),
     ]

@@ -114,7 +114,10 @@ def test_variants_fed_once_per_tool_and_never_batch() -> None:
     pairs = runner.matrix(runner.with_reference_tools(["mlflow", "null"]), ["all"])
     assert runner.bad_input_pairs(pairs) == [
         ("mlflow", "sqlite"), ("mlflow", "file"), ("mlflow", "server-sqlite"),
-        ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml"), ("mlflow", "sqlite+async")]
+        ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml"),
+        ("mlflow", "server-sqlite+async")]
+    only = runner.matrix(["mlflow", "wandb"], ["sqlite+async", "sqlite+batch", "offline"])
+    assert runner.bad_input_pairs(only) == [("mlflow", "sqlite+async"), ("wandb", "offline")]
 
 
 def test_classify_duplicate_and_negative_steps() -> None:
