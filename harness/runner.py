@@ -480,6 +480,7 @@ def run_bad_input(tool: str, scenario: str, plan: Plan, tmp_root: Path,
             if out.get("status") == "ok" or current not in bad_input.BY_ID:
                 break
             crashed[current] = f"worker {out.get('status')}: {out.get('error')}"
+            current = None  # attributed to that case; the next attempt runs without it
         stored = None
         if out.get("status") == "ok":
             calls = out["calls"]
