@@ -15,16 +15,26 @@ DEFAULT_OUT = Path("reports/latest")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    results_path = out / "results.json"
+    resume = previous = None
     try:
-        plan = options.plan_from(vars(args))
+        if not args.resume and results_path.exists():
+            previous = _set_aside(results_path)
+        if args.resume:
+            if not results_path.exists():
+                raise ValueError(f"nothing to resume: no {results_path} (use --out to point at "
+                                 "the interrupted run's directory)")
+            resume = results.load(results_path)
+            plan = runner.plan_from_results(resume, options.plan_from(vars(args)).external)
+        else:
+            plan = options.plan_from(vars(args))
         runner.matrix(runner.with_reference_tools(plan.tools), plan.scenarios)
         if ":" in plan.workload:
             workloads.resolve(plan.workload)  # fail now, not once per cell
     except (ValueError, ImportError) as exc:
         print(f"trackbench: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    results_path = out / "results.json"
     print(f"trackbench: tools {', '.join(runner.with_reference_tools(plan.tools))}; workload "
           f"{plan.workload}; profile {plan.profile}; {plan.repeats} repeat(s); "
           f"results -> {results_path}", file=sys.stderr)
@@ -32,14 +42,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         data = runner.execute(plan, results_path,
-                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+                              progress=lambda line: print(line, file=sys.stderr, flush=True),
+                              resume=resume, previous=previous)
     except KeyboardInterrupt:
-        print(f"trackbench: interrupted; cells finished so far are in {results_path}",
-              file=sys.stderr)
+        print(f"trackbench: interrupted; cells finished so far are in {results_path}; "
+              f"`trackbench run --resume --out {out}` runs the rest", file=sys.stderr)
         return 130
+    except ValueError as exc:  # a resume refused (tool versions changed)
+        print(f"trackbench: {exc}", file=sys.stderr)
+        return 2
     path = report.write(data, out)
     print(f"trackbench: report written to {path}", file=sys.stderr)
     return 0
+
+
+def _set_aside(results_path: Path) -> dict | None:
+    """Keep the last run as results.previous.json (nothing lost); return it if readable, for
+    the new report's run-to-run repeatability."""
+    kept = results_path.with_name("results.previous.json")
+    results_path.replace(kept)
+    print(f"trackbench: the previous results were kept as {kept}", file=sys.stderr)
+    try:
+        return results.load(kept)
+    except SystemExit:  # an unreadable old file is kept, not compared
+        return None
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -127,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_to(run.add_argument)
     run.add_argument("--out", default=str(DEFAULT_OUT),
                      help=f"output directory (default: {DEFAULT_OUT})")
+    run.add_argument("--resume", action="store_true",
+                     help="complete the interrupted run in --out: its plan is read from its "
+                          "results.json, finished cells are kept, the rest run (give "
+                          "--postgres-uri/--s3-*/--tracking-uri again if it used them)")
     run.set_defaults(func=_cmd_run)
     rep = sub.add_parser("report", help="regenerate REPORT.md from a results.json")
     rep.add_argument("results", help="path to results.json")

@@ -11,15 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.report import fmt_s
+from harness.results import IncomparableResults, check_same_machine
 from harness.stats import median_ci
+
+__all__ = ["IncomparableResults", "render"]
 
 FIGURES = (("end to end", "e2e_s"), ("blocked in log calls", "blocked_s"),
            ("overhead vs none", "overhead_s"))
-SAME_MACHINE_KEYS = ("cpu_model", "cpu_logical", "memory_bytes", "platform")
-
-
-class IncomparableResults(ValueError):
-    """The two files come from different machines."""
 
 
 def _medians(results: Mapping[str, Any], key: str) -> dict[str, tuple[float, float, float]]:
@@ -28,15 +26,6 @@ def _medians(results: Mapping[str, Any], key: str) -> dict[str, tuple[float, flo
         if cell["status"] == "ok" and cell.get(key) is not None:
             samples.setdefault(f"{cell['tool']}:{cell['scenario']}", []).append(cell[key])
     return {label: median_ci(values) for label, values in samples.items()}
-
-
-def check_same_machine(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    differ = [k for k in SAME_MACHINE_KEYS if old["machine"].get(k) != new["machine"].get(k)]
-    if differ:
-        raise IncomparableResults(
-            "results come from different machines (" + ", ".join(
-                f"{k}: {old['machine'].get(k)!r} vs {new['machine'].get(k)!r}" for k in differ)
-            + "); re-run both on one machine")
 
 
 def render(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

@@ -36,6 +36,7 @@ class TreeStats:
     max_processes: int
     ended_at: float  # time.time() when the worker was reaped
     leftovers: list[str] = field(default_factory=list)
+    hung_at_exit: bool = False  # wrote its result, then did not exit within the grace period
 
 
 def _session_members(sid: int) -> list[psutil.Process]:
@@ -69,8 +70,14 @@ def run_monitored(
     log_path: Path,
     timeout_s: float,
     interval_s: float = SAMPLE_INTERVAL_S,
+    result_path: Path | None = None,
+    exit_grace_s: float = 30.0,
 ) -> TreeStats:
-    """Run ``cmd`` in its own session; sample its tree until it exits or times out."""
+    """Run ``cmd`` in its own session; sample its tree until it exits or times out.
+
+    A process that wrote ``result_path`` but is still alive ``exit_grace_s`` later is hung at
+    exit (a tool's atexit hook or non-daemon thread): it is killed, and its result is kept.
+    """
     start, start_wall = time.perf_counter(), time.time()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -90,11 +97,16 @@ def run_monitored(
 
     threading.Thread(target=reap, daemon=True).start()
     last_cpu: dict[int, float] = {}
-    peak_rss, max_procs, timed_out = 0, 1, False
+    peak_rss, max_procs, timed_out, hung = 0, 1, False, False
+    result_seen: float | None = None
     try:
         while not done.is_set():
-            if time.perf_counter() - start > timeout_s:
-                timed_out = True
+            now = time.perf_counter()
+            if result_seen is None and result_path is not None and result_path.exists():
+                result_seen = now
+            hung = result_seen is not None and now - result_seen > exit_grace_s
+            timed_out = not hung and now - start > timeout_s
+            if hung or timed_out:
                 os.killpg(proc.pid, signal.SIGKILL)
                 done.wait()
                 break
@@ -138,6 +150,7 @@ def run_monitored(
         max_processes=max_procs,
         ended_at=ended_at,
         leftovers=names,
+        hung_at_exit=hung,
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import BASELINE
-from harness import charts, report_bad_input
+from harness import charts, repeatability, report_bad_input
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
 from harness.proctree import SAMPLE_INTERVAL_S
@@ -211,14 +211,47 @@ def _mitigations(results: Mapping[str, Any]) -> list[str]:
         rows.append([f"{tool}:{base}", variant, ratio("blocked_s"), ratio("e2e_s"),
                      spread(_values(ok, lambda c: c["finish_s"]), fmt_s),
                      _fidelity_summary(cells)])
+    bounds = _mitigation_bounds(results)
+    if not rows and not bounds:
+        return []
+    lines = ["## Mitigations", ""]
+    if rows:
+        lines += ["Settings a user would try, each measured against its own base scenario in "
+                  "the same run; speed-up = base median / variant median.", "",
+                  *md_table(["base scenario", "variant", "speed-up of blocked time",
+                             "speed-up end to end", "finish (variant)",
+                             "fidelity (worst repeat)"], rows)]
+    return lines + bounds
+
+
+def _mitigation_bounds(results: Mapping[str, Any]) -> list[str]:
+    """For scenarios without variants: the most that batching or async logging could save.
+
+    Such settings only shorten the time spent in log calls and the loop slowdown; the rest of a
+    tool's overhead (import, init, finish, exit) is paid once per run whatever the settings.
+    """
+    groups = _groups(results)
+    with_variants = {(t, s.partition("+")[0]) for t, s in groups if "+" in s}
+    rows = []
+    for (tool, scenario), cells in groups.items():
+        ok = _ok(cells)
+        if tool in (BASELINE, "null") or "+" in scenario or (tool, scenario) in with_variants:
+            continue
+        overhead = _values(ok, lambda c: c["overhead_s"])
+        per_call = _values(ok, lambda c: c["blocked_s"] + max(c["loop_slowdown_s"], 0.0))
+        if not overhead or not per_call or median_ci(overhead)[0] <= 0:
+            continue
+        share = median_ci(per_call)[0] / median_ci(overhead)[0]
+        rows.append([cell_label(tool, scenario), spread(overhead, fmt_s),
+                     spread(per_call, fmt_s), f"{100 * min(share, 1.0):.0f}%"])
     if not rows:
         return []
-    return ["## Mitigations", "",
-            "Settings a user would try, each measured against its own base scenario in the "
-            "same run; speed-up = base median / variant median.", "",
-            *md_table(["base scenario", "variant", "speed-up of blocked time",
-                     "speed-up end to end", "finish (variant)", "fidelity (worst repeat)"],
-                    rows)]
+    return ["Scenarios without a variant here: the most any batching or asynchronous setting "
+            "could save is the time blocked in log calls plus the loop slowdown; the rest of "
+            "the overhead (import, init, finish, exit) is paid once per run whatever the "
+            "settings.", "",
+            *md_table(["tool:scenario", "overhead vs none", "blocked + loop slowdown",
+                       "share a logging setting could save at most"], rows)]
 
 
 def _service_value(name: str, key: str) -> Callable[[Mapping[str, Any]], Any]:
@@ -350,6 +383,11 @@ def _problems(results: Mapping[str, Any]) -> list[str]:
             lines.append(f"- {cell_label(cell['tool'], cell['scenario'])} left processes running "
                          f"after exit (stopped by the harness): "
                          f"{', '.join(cell['leftover_processes'])}")
+        if cell.get("hung_at_exit_s"):
+            lines.append(f"- {cell_label(cell['tool'], cell['scenario'])} (repeat "
+                         f"{cell['repeat'] + 1}) hung at interpreter exit: still alive "
+                         f"{cell['hung_at_exit_s']:.0f} s after writing its results, killed by "
+                         f"the harness (its measurements up to finish are kept)")
         if cell.get("call_error_count"):
             lines.append(f"- {cell_label(cell['tool'], cell['scenario'])} raised on "
                          f"{cell['call_error_count']} log calls: "
@@ -382,9 +420,39 @@ def _stability(results: Mapping[str, Any]) -> list[str]:
         summary = [f"Repeatability of this run: the 95% intervals of the end-to-end medians span "
                    f"a median of {100 * stable[len(stable) // 2]:.0f}% of the median "
                    f"(widest: {100 * widest[0]:.0f}%, {widest[1]}).", ""]
+    summary += _run_to_run(results)
+    for resumed in results.get("resumed") or []:
+        summary += [f"This run was interrupted and resumed at {resumed['at']}: "
+                    f"{resumed['cells_kept']} cell(s) were measured before the break, the rest "
+                    "after it, so machine drift across the break is not spread evenly over the "
+                    "tools.", ""]
     return summary + ((warnings + [""]) if warnings else [
         f"Every end-to-end median's 95% interval spans under {100 * UNSTABLE_SPREAD:.0f}% of it.",
         ""])
+
+
+def _run_to_run(results: Mapping[str, Any]) -> list[str]:
+    """How far this run's headline medians moved from the previous run's (same machine, plan)."""
+    changes = [c for c in repeatability.changes(results) if c[0].partition(":")[0] not in
+               (BASELINE, "null")]
+    if not changes:
+        return ["Run-to-run: no previous comparable run in this output directory; run the same "
+                "command again to measure how far the medians move between runs.", ""]
+    tolerance = 100 * repeatability.TOLERANCE
+    lines = [f"Run-to-run, against the previous run of the same plan on this machine "
+             f"({results['previous_run']['created']}):"]
+    for name, key in repeatability.HEADLINE:
+        moved = [c for c in changes if c[1] == key]
+        off = [c for c in moved if c[4] is None or abs(c[4]) > repeatability.TOLERANCE]
+        worst = max(moved, key=lambda c: abs(c[4] or 0.0))
+        lines.append(f"- *{name}*: {len(moved) - len(off)} of {len(moved)} tool medians within "
+                     f"±{tolerance:.0f}% (largest change {100 * (worst[4] or 0):+.1f}%, "
+                     f"{worst[0]})" + (": " + ", ".join(
+                         f"{c[0]} {100 * (c[4] or 0):+.1f}%" for c in off) if off else "."))
+    rows = [[label, fmt_s(before), fmt_s(now), f"{100 * change:+.1f}%" if change is not None
+             else "-"] for label, key, before, now, change in changes if key == "e2e_s"]
+    return [*lines, "", *md_table(["tool:scenario", "end to end, previous run", "this run",
+                                   "change"], rows)]
 
 
 def _notes(results: Mapping[str, Any]) -> list[str]:

@@ -59,6 +59,23 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+SAME_MACHINE_KEYS = ("cpu_model", "cpu_logical", "memory_bytes", "platform")
+
+
+class IncomparableResults(ValueError):
+    """Two results files come from different machines."""
+
+
+def check_same_machine(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    """Refuse to set side by side figures measured on different machines (cf. pyperf)."""
+    differ = [k for k in SAME_MACHINE_KEYS if old["machine"].get(k) != new["machine"].get(k)]
+    if differ:
+        raise IncomparableResults(
+            "results come from different machines (" + ", ".join(
+                f"{k}: {old['machine'].get(k)!r} vs {new['machine'].get(k)!r}" for k in differ)
+            + "); re-run both on one machine")
+
+
 def new_results(invocation: Mapping[str, Any], tools: Mapping[str, str | None]) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,

@@ -22,7 +22,7 @@ from typing import Any
 
 import adapters
 from adapters.base import StoredRun, TrackerAdapter
-from harness import bad_input, coverage, fidelity, results, server_probes
+from harness import bad_input, coverage, fidelity, repeatability, results, server_probes
 from harness.proctree import TreeSampler, run_monitored
 from harness.services.base import Service, ServiceError
 from harness.services.pool import ServicePool
@@ -45,6 +45,7 @@ class Plan:
     workload: str = "digits"
     workload_config: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 300.0
+    exit_grace_s: float = 30.0  # a worker alive this long after writing its result is killed
     probes: bool = True
     reliability: bool = True  # crash safety, server outage, bad input (after the repeats)
     # A team's own services instead of the embedded ones: postgres_uri, s3_endpoint, s3_bucket,
@@ -82,13 +83,14 @@ def matrix(tools: Iterable[str], scenarios: list[str] | None) -> list[tuple[str,
         except KeyError as exc:
             raise ValueError(str(exc).strip("'\"")) from None
         available = cls.scenarios if cls is not None else ("baseline",)
+        named = {s for s in available if s in wanted or f"{tool}:{s}" in wanted}
+        matched.update(s for s in wanted if s in named or s.removeprefix(f"{tool}:") in named)
         if not scenarios or tool in ALWAYS:
             chosen = available[:1]
         elif "all" in wanted:
             chosen = available
         else:
-            chosen = tuple(s for s in available if s in wanted or f"{tool}:{s}" in wanted)
-            matched.update(s for s in wanted if s in available or s.partition(":")[2] in available)
+            chosen = tuple(s for s in available if s in named)
         pairs.extend((tool, s) for s in chosen)
     unknown = wanted - matched - {"all"}
     if scenarios and unknown:
@@ -133,7 +135,7 @@ def disk_bytes(*roots: Path) -> int:
 
 
 def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
-            env: dict[str, str]) -> tuple[dict[str, Any], Any]:
+            env: dict[str, str], exit_grace_s: float = 30.0) -> tuple[dict[str, Any], Any]:
     """Run one worker process; return its JSON result (or a failure record) and tree stats."""
     spec_path = cell_dir / f"{name}.spec.json"
     result_path = cell_dir / f"{name}.result.json"
@@ -143,6 +145,7 @@ def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
     stats = run_monitored(
         [sys.executable, "-m", "harness.worker", str(spec_path)],
         env=env, cwd=Path(spec["storage_dir"]), log_path=log_path, timeout_s=timeout_s,
+        result_path=result_path, exit_grace_s=exit_grace_s,
     )
     if stats.timed_out:
         return {"status": "timeout", "error": f"no result after {timeout_s:.0f} s"}, stats
@@ -152,6 +155,8 @@ def _worker(spec: dict[str, Any], cell_dir: Path, name: str, timeout_s: float,
         tail = log_path.read_text(errors="replace")[-800:] if log_path.exists() else ""
         out = {"status": "failed",
                "error": f"worker exited with code {stats.returncode} and no result: {tail}"}
+    if stats.hung_at_exit:
+        out["hung_at_exit_s"] = exit_grace_s
     return out, stats
 
 
@@ -168,7 +173,7 @@ class CellRun:
         self.storage.mkdir()
         self.workdir.mkdir()
         self.env = cell_env(self.dir)
-        self.timeout_s = plan.timeout_s
+        self.timeout_s, self.exit_grace_s = plan.timeout_s, plan.exit_grace_s
         self.probing = cell.mode == "probe"
         self.spec = {
             "mode": cell.mode, "tool": cell.tool, "scenario": cell.scenario,
@@ -192,7 +197,8 @@ class CellRun:
         for sampler in samplers.values():
             sampler.start()
         try:
-            log, stats = _worker(self.spec, self.dir, "log", self.timeout_s, self.env)
+            log, stats = _worker(self.spec, self.dir, "log", self.timeout_s, self.env,
+                                 self.exit_grace_s)
         finally:
             costs = {name: sampler.stop() for name, sampler in samplers.items()}
         self._log = log
@@ -204,7 +210,7 @@ class CellRun:
         rec.update(status=log.get("status"), error=log.get("error"))
         rec.update({k: log.get(k) for k in (
             "import_s", "init_s", "workload_s", "finish_s", "e2e_s", "blocked_s", "calls",
-            "call_errors", "call_error_count", "dataset_probe")})
+            "call_errors", "call_error_count", "dataset_probe", "hung_at_exit_s")})
         written = log.get("result_written_at")
         rec.update(
             process_wall_s=stats.wall_s,
@@ -223,7 +229,7 @@ class CellRun:
         if rec["status"] != "ok" or not getattr(self.cls, "stores_data", self.cls is not None):
             return
         spec = {**self.spec, "mode": "read", "ref": log["ref"]}
-        read, _ = _worker(spec, self.dir, "read", self.timeout_s, self.env)
+        read, _ = _worker(spec, self.dir, "read", self.timeout_s, self.env, self.exit_grace_s)
         rec["read_s"] = read.get("read_s")
         if read.get("status") == "ok":
             stored = StoredRun(**read["stored"])
@@ -295,9 +301,41 @@ def fmt_clock(seconds: float) -> str:
     return time.strftime("%M:%S", time.gmtime(max(0.0, seconds)))
 
 
-def execute(plan: Plan, results_path: Path,
-            progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run every cell of ``plan``; results.json is rewritten after each one."""
+# Plan fields a results file records, so ``--resume`` can rebuild the plan from it.
+RESUMABLE = ("profile", "repeats", "workload", "workload_config", "timeout_s", "exit_grace_s",
+             "probes", "reliability")
+
+
+def plan_from_results(data: Mapping[str, Any], external: Mapping[str, str]) -> Plan:
+    """The plan an interrupted run was started with; services are given again (credentials
+    are never written to results)."""
+    inv = data["invocation"]
+    missing = sorted(set(inv.get("external") or ()) - set(external))
+    if missing:
+        flags = ", ".join("--" + name.replace("_", "-") for name in missing)
+        raise ValueError(f"the interrupted run used {flags}; give them again to resume it")
+    if data["machine"]["hostname"] != results.machine_info()["hostname"]:
+        raise ValueError(f"results were measured on {data['machine']['hostname']}; resume on "
+                         "the same machine, or start a new run")
+    fields = {name: inv[name] for name in RESUMABLE if name in inv}
+    return Plan(tools=list(inv["tools"]), scenarios=list(inv["scenarios"]),
+                external=dict(external), **fields)
+
+
+def _done(data: Mapping[str, Any]) -> set[tuple[str, str, int, str]]:
+    return {(c["tool"], c["scenario"], c["repeat"], c["mode"])
+            for c in [*data["probes"], *data["cells"]]}
+
+
+def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = print,
+            resume: dict[str, Any] | None = None,
+            previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run every cell of ``plan``; results.json is rewritten after each one.
+
+    With ``resume`` (the results of an interrupted run of the same plan), cells already in it
+    are kept and only the missing ones run. ``previous`` (the last finished run in the same
+    place) contributes its headline medians when comparable, for the report's repeatability.
+    """
     tools = with_reference_tools(plan.tools)
     pairs = matrix(tools, plan.scenarios)
     versions = {t: (c.version() if (c := adapters.load(t)) else None) for t in tools}
@@ -305,14 +343,29 @@ def execute(plan: Plan, results_path: Path,
         "tools": tools, "scenarios": [f"{t}:{s}" for t, s in pairs], "profile": plan.profile,
         "repeats": plan.repeats, "workload": plan.workload,
         "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
-        "probes": plan.probes, "reliability": plan.reliability, "argv": sys.argv,
+        "exit_grace_s": plan.exit_grace_s, "probes": plan.probes,
+        "reliability": plan.reliability, "external": sorted(plan.external), "argv": sys.argv,
         "warmup": list(WARMUP),
     }
-    data = results.new_results(invocation, versions)
+    data = resume if resume is not None else results.new_results(invocation, versions)
+    if resume is None and previous is not None:
+        data["previous_run"] = repeatability.previous_run(previous, data)
+    done = _done(data)
+    if resume is not None:
+        if data["tools"] != versions:
+            raise ValueError(f"tool versions changed since the interrupted run "
+                             f"({data['tools']} then, {versions} now); start a new run")
+        data.setdefault("resumed", []).append(
+            {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cells_kept": len(done),
+             "argv": sys.argv})
     probe_cells = [Cell(t, s, 0, "probe") for t, s in pairs if t not in ALWAYS and plan.probes]
-    cells = probe_cells + [Cell(t, s, r) for r in range(plan.repeats) for t, s in pairs]
-    skipped: dict[str, tuple[str, str]] = {}  # tool or label -> (status, reason)
-    coverage_by_label: dict[str, dict[str, Any]] = {}
+    cells = [c for c in probe_cells + [Cell(t, s, r) for r in range(plan.repeats) for t, s in pairs]
+             if (c.tool, c.scenario, c.repeat, c.mode) not in done]
+    skipped: dict[str, tuple[str, str]] = {  # tool or label -> (status, reason)
+        c["tool"]: ("unavailable", c["error"])
+        for c in [*data["probes"], *data["cells"]] if c["status"] == "unavailable"}
+    coverage_by_label = {f"{c['tool']}:{c['scenario']}": c.get("coverage") or {}
+                         for c in data["probes"]}
     tmp_root = Path(tempfile.mkdtemp(prefix="tb-"))
     log_dir = results_path.parent / "service-logs"
     pool = ServicePool(tmp_root / "services", log_dir, plan.external, progress)
@@ -323,9 +376,13 @@ def execute(plan: Plan, results_path: Path,
         run_cell(Cell(adapters.BASELINE, "baseline", -1), plan, tmp_root)
         for tool in dict.fromkeys(t for t, _ in pairs if t not in ALWAYS):
             warm_up_import(tool, plan, tmp_root)
-        if plan.probes:
+        if plan.probes and "server_probes" not in data:
             data["server_probes"] = server_probes.run(pairs, pool, tmp_root / "services",
                                                       log_dir, progress)
+            results.save(data, results_path)
+        if resume is not None:
+            progress(f"resuming: {len(done)} cell(s) kept from {results_path}, "
+                     f"{len(cells)} to run")
         for index, cell in enumerate(cells, 1):
             known = skipped.get(cell.tool) or skipped.get(cell.label)
             if known is None:
@@ -475,7 +532,8 @@ def run_bad_input(tool: str, scenario: str, plan: Plan, tmp_root: Path,
             spec = {**run.spec, "bad_input": {"progress_path": str(progress_path),
                                               "large_path": str(large[0]),
                                               "skip": sorted(crashed)}}
-            out, _ = _worker(spec, run.dir, "bad-input", plan.timeout_s, run.env)
+            out, _ = _worker(spec, run.dir, "bad-input", plan.timeout_s, run.env,
+                             plan.exit_grace_s)
             current, calls = bad_input.in_flight(progress_path)
             if out.get("status") == "ok" or current not in bad_input.BY_ID:
                 break
@@ -486,7 +544,7 @@ def run_bad_input(tool: str, scenario: str, plan: Plan, tmp_root: Path,
             calls = out["calls"]
             shutil.rmtree(run.workdir, ignore_errors=True)  # only the tool's storage may answer
             read, _ = _worker({**run.spec, "mode": "read", "ref": out["ref"]}, run.dir, "read",
-                              plan.timeout_s, run.env)
+                              plan.timeout_s, run.env, plan.exit_grace_s)
             if read.get("status") == "ok":
                 stored = read["stored"]
                 record["notes"] = [str(n)[:300] for n in stored.get("notes", [])]

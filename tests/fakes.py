@@ -1,4 +1,4 @@
-"""Fake adapters for harness tests: a lossy one, a missing one, a crashing one, a hanging one,
+"""Fake adapters for harness tests: a lossy one, a missing one, a crashing one, hanging ones,
 and bad-input ones with known behaviour (drops NaN, rejects strings, renames, truncates, dies).
 
 They keep their "storage" in a JSON file under storage_dir, so read-back happens in a fresh
@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import shutil
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -97,6 +98,16 @@ class HangingAdapter(JsonFileAdapter):
     def finish(self) -> dict[str, str]:
         time.sleep(3600)
         return {}
+
+
+class HangingAtExitAdapter(JsonFileAdapter):
+    """Finishes cleanly, then a non-daemon thread keeps the interpreter from exiting."""
+
+    name = "hanging-at-exit"
+
+    def finish(self) -> dict[str, str]:
+        threading.Thread(target=time.sleep, args=(3600,)).start()
+        return super().finish()
 
 
 def small_workload(tracker: Any, config: dict[str, Any]) -> None:

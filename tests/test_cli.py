@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -143,7 +144,7 @@ def test_ctrl_c_stops_every_process_and_keeps_finished_cells(tmp_path: Path, sig
     while time.monotonic() < deadline and not workers:  # wait for the hanging cell's worker
         time.sleep(0.5)
         workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                   if "HangingAdapter" in " ".join(_spec_of(p))]
+                   if _is_measured_cell_of("HangingAdapter", p)]
     assert workers, "the hanging cell never started"
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=60)
@@ -160,13 +161,15 @@ def interruptible() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _spec_of(proc: psutil.Process) -> list[str]:
-    """The worker's spec file content (its command line only names the file)."""
+def _is_measured_cell_of(tool: str, proc: psutil.Process) -> bool:
+    """Whether ``proc`` is the worker of a measured cell of ``tool`` (not its warm-up import);
+    the command line only names the spec file, so the spec is read."""
     try:
-        spec = next(a for a in proc.cmdline() if a.endswith(".spec.json"))
-        return [Path(spec).read_text()]
-    except (StopIteration, OSError, psutil.Error):
-        return []
+        path = next(a for a in proc.cmdline() if a.endswith(".spec.json"))
+        spec = json.loads(Path(path).read_text())
+    except (StopIteration, OSError, ValueError, psutil.Error):
+        return False
+    return tool in spec["tool"] and spec["mode"] == "log"
 
 
 def test_sweep_command_writes_and_regenerates_its_report(tmp_path: Path) -> None:
@@ -181,3 +184,64 @@ def test_sweep_command_writes_and_regenerates_its_report(tmp_path: Path) -> None
     assert (tmp_path / "re" / "SWEEPS.md").read_text() == first
     bad = trackbench("sweep", "--sweeps", "nosuch", "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2 and "unknown sweep" in bad.stderr
+
+
+def _cell_set(data: dict) -> set[tuple]:
+    cells = {(c["tool"], c["scenario"], c["repeat"], c["mode"], c["status"])
+             for c in [*data["probes"], *data["cells"]]}
+    checks = {(kind, r["tool"], r["scenario"])
+              for kind, records in data.get("reliability", {}).items() for r in records}
+    return cells | checks
+
+
+def test_interrupted_run_resumes_to_the_same_cells(tmp_path: Path) -> None:
+    args = ["--tools", "tests.fakes:JsonFileAdapter,tests.fakes:LossyAdapter",
+            "--workload", "tests.fakes:small_workload", "--repeats", "2", "--no-probes"]
+    full = trackbench("run", *args, "--out", str(tmp_path / "full"))
+    assert full.returncode == 0, full.stderr
+    out_dir = tmp_path / "cut"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", *args, "--out", str(out_dir)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible,
+    )
+    results_path = out_dir / "results.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # interrupt once a few cells are saved
+        time.sleep(0.2)
+        with contextlib.suppress(OSError, json.JSONDecodeError):
+            if len(json.loads(results_path.read_text())["cells"]) >= 3:
+                break
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in stderr, stderr
+    cut = json.loads(results_path.read_text())
+    assert 3 <= len(cut["cells"]) < 8
+
+    resumed = trackbench("run", "--resume", "--out", str(out_dir))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(cut['cells'])} cell(s) kept" in resumed.stderr
+    data = json.loads(results_path.read_text())
+    expected = _cell_set(json.loads((tmp_path / "full" / "results.json").read_text()))
+    assert _cell_set(data) == expected
+    assert len(data["cells"]) == len({(c["tool"], c["repeat"]) for c in data["cells"]}) == 8
+    assert data["resumed"][0]["cells_kept"] == len(cut["cells"])
+    assert "resumed" in (out_dir / "REPORT.md").read_text()
+
+
+def test_resume_needs_an_interrupted_run(tmp_path: Path) -> None:
+    run = trackbench("run", "--resume", "--out", str(tmp_path))
+    assert run.returncode == 2 and "nothing to resume" in run.stderr
+
+
+def test_second_run_keeps_the_first_and_reports_run_to_run_change(tmp_path: Path) -> None:
+    args = ["run", "--tools", "tests.fakes:JsonFileAdapter", "--workload",
+            "tests.fakes:small_workload", "--repeats", "2", "--no-probes", "--out", str(tmp_path)]
+    assert trackbench(*args).returncode == 0
+    first = json.loads((tmp_path / "results.json").read_text())
+    second = trackbench(*args)
+    assert second.returncode == 0, second.stderr
+    assert json.loads((tmp_path / "results.previous.json").read_text()) == first
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["previous_run"]["created"] == first["created"]
+    assert "Run-to-run, against the previous run" in (tmp_path / "REPORT.md").read_text()

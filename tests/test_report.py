@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import report, results
+from harness import repeatability, report, results
 
 DATA = Path(__file__).parent / "data"
 FIXED = DATA / "results_fixed.json"
@@ -94,3 +94,38 @@ def test_version_1_results_still_render(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
     path.write_text(json.dumps(data))
     assert report.render(results.load(path)).startswith("# trackbench report")
+
+
+def test_hang_at_exit_is_listed_as_a_finding() -> None:
+    data = results.load(FIXED)
+    data["cells"][-1]["hung_at_exit_s"] = 30.0
+    text = report.render(data)
+    assert "hung at interpreter exit: still alive 30 s after writing its results" in text
+
+
+def test_run_to_run_change_against_the_previous_run() -> None:
+    data = results.load(FIXED)
+    old = json.loads(json.dumps(data))
+    for cell in (c for c in old["cells"] if c["status"] == "ok"):
+        factor = 1.25 if "Lossy" in cell["tool"] else 1.04
+        cell["e2e_s"] *= factor
+        cell["blocked_s"] *= factor
+    data["previous_run"] = repeatability.previous_run(old, data)
+    text = report.render(data)
+    assert "Run-to-run, against the previous run of the same plan on this machine" in text
+    assert "*end to end*: 1 of 2 tool medians within ±10%" in text
+    assert "tests.fakes:LossyAdapter:default -20.0%" in text
+    row = next(line for line in text.splitlines()
+               if line.startswith("| tests.fakes:JsonFileAdapter:default | ")
+               and line.endswith("| -3.8% |"))
+    assert row
+
+
+def test_previous_run_from_another_plan_or_machine_is_not_compared() -> None:
+    data = results.load(FIXED)
+    other_plan = json.loads(json.dumps(data))
+    other_plan["invocation"]["repeats"] += 1
+    other_machine = json.loads(json.dumps(data))
+    other_machine["machine"]["cpu_logical"] += 2
+    assert repeatability.previous_run(other_plan, data) is None
+    assert repeatability.previous_run(other_machine, data) is None

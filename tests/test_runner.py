@@ -67,6 +67,16 @@ def test_hanging_tool_times_out_and_leaves_nothing_running(tmp_path: Path) -> No
     assert after <= before
 
 
+def test_tool_hanging_at_exit_is_killed_and_its_results_kept(tmp_path: Path) -> None:
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    record = runner.run_cell(cell("HangingAtExitAdapter"), plan(exit_grace_s=2), tmp_path)
+    assert record["status"] == "ok" and record["fidelity"]["points"]["kept"] == 100
+    assert record["hung_at_exit_s"] == 2
+    assert 2 <= record["exit_s"] < 10
+    after = {p.pid for p in psutil.Process().children(recursive=True)}
+    assert after <= before
+
+
 def test_cell_environment_is_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "real-key")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://example.invalid")
