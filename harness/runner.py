@@ -496,7 +496,9 @@ def bad_input_stage(pairs: list[tuple[str, str]], plan: Plan, tmp_root: Path, po
             if record["status"] != "ok":
                 detail = f"{record['status']}: {str(record['error'])[:90]} {detail}"
             progress(f"[bad input {index}/{len(todo)}] {label:<22} {detail}")
-        progress(f"bad input: done in {time.perf_counter() - started:.0f} s")
+        # Services keep what was logged to them (the large artifact included) until the end.
+        progress(f"bad input: done in {time.perf_counter() - started:.0f} s; "
+                 f"{disk_bytes(tmp_root) / 2**20:.0f} MiB now in the run's temp dir")
     finally:
         shutil.rmtree(large_dir, ignore_errors=True)
 
