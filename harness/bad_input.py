@@ -322,8 +322,10 @@ def _absent(call: Mapping[str, Any], notes: list[str], case: Case,
     if call.get("error"):
         return {"outcome": REJECTED, "detail": call["error"]}
     said = call.get("said")
-    value = case.value if isinstance(case.value, str) else case.name
-    mentions = [line for line in later if case.name[:60] in line or value[:60] in line]
+    # A queued call's complaint rarely names the call: look for the name, text value or step.
+    marks = [case.name[:60]] + ([case.value[:60]] if isinstance(case.value, str) else [])
+    marks += [f"step {step}" for step, _ in case.points]
+    mentions = [line for line in later if any(mark in line for mark in marks)]
     if said:
         detail = f"no error; tool said: {said}"
     elif mentions:
@@ -333,7 +335,7 @@ def _absent(call: Mapping[str, Any], notes: list[str], case: Case,
                   "none naming this case: see the record's said_later")
     else:
         detail = "silently (no error, no warning)"
-    related = [n.replace(f"{case.name!r}", "it") for n in notes if case.name in n]
+    related = [n.replace(f"artifact {case.name!r}: ", "") for n in notes if case.name in n]
     if related:
         detail += f"; read-back note: {related[0]}"
     return {"outcome": DROPPED, "detail": detail[:MAX_TEXT * 2]}

@@ -35,9 +35,10 @@ def short(entry: Mapping[str, str]) -> str:
         return "faithful"
     if outcome == "dropped":
         said = detail.partition("tool said: ")[2]
+        later = detail.partition("said later (outside any call): ")[2]
         note = detail.partition("read-back note: ")[2]
-        gist = (f"warned: {said}" if said else f"silently; {note}" if note
-                else detail.partition("; ")[2] or detail)
+        gist = (f"warned: {said}" if said else f"warned later: {later}" if later
+                else f"silently; {note}" if note else detail.partition("; ")[2] or detail)
     else:
         gist = detail.split(";")[0]
     return f"**{outcome}**: {_clip(gist)}"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import bad_input, report, runner
+from harness import bad_input, report, report_bad_input, runner
 from harness.bad_input import ALTERED, CASES, CRASHED, DROPPED, FAITHFUL, REJECTED
 
 FAKES = "tests.fakes"
@@ -108,6 +108,8 @@ def test_errors_said_after_the_call_are_quoted(tmp_path: Path, large) -> None:
         "queueing: dropped metric bi05_text: not a number")
     assert record["said_later"] == ["queueing: dropped metric bi05_text: not a number",
                                     "queueing: dropped metric bi06_numeric_text: not a number"]
+    assert report_bad_input.short(record["cases"]["bi05"]) == (
+        "**dropped**: warned later: queueing: dropped metric bi05_text: not a number")
 
 
 def test_variants_fed_once_per_tool_and_never_batch() -> None:
