@@ -282,11 +282,11 @@ def _describe_point(step: Any, value: Any) -> str:
 
 
 def _with_call(result: dict[str, str], call: Mapping[str, Any]) -> dict[str, str]:
-    """Stored despite an error, or a warning worth knowing: appended to the detail."""
+    """Stored despite an error, or what the tool said during the call: appended to the detail."""
     extra = []
     if call.get("error"):
         extra.append(f"the call also raised {call['error']}")
-    if call.get("said") and result["outcome"] != FAITHFUL:
+    if call.get("said"):  # also when faithful: a queued call's complaint may land here
         extra.append(f"tool said: {call['said']}")
     if extra:
         result = {**result, "detail": "; ".join([result["detail"], *extra])[:MAX_TEXT * 2]}

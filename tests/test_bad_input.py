@@ -176,7 +176,10 @@ def test_mlflow_async_logging_drops_what_sync_logging_rejects(fed) -> None:
     sync, queued = fed("mlflow", "sqlite"), fed("mlflow", "sqlite+async")
     assert sync["cases"]["bi05"]["outcome"] == REJECTED
     assert queued["cases"]["bi05"]["outcome"] == DROPPED
-    assert "said later" in queued["cases"]["bi05"]["detail"]
+    # The queue's complaint comes whenever its thread gets to it: after the call, or during a
+    # later one; either way it is heard, not lost.
+    heard = [*queued["said_later"], *(c["detail"] for c in queued["cases"].values())]
+    assert any('"high"' in line or "not str" in line for line in heard), heard
 
 
 def test_mlflow_server_takes_every_bad_input(tmp_path: Path, large) -> None:
