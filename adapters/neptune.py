@@ -131,7 +131,8 @@ def stored_run_from_operations(operations: Iterable[dict[str, Any]], upload_dir:
     """Fold Neptune operations into a StoredRun, keeping the types and values Neptune stored.
 
     ``parameters/*`` assignments are params, float series under ``metrics/`` are metrics (prefix
-    stripped), every other float series is Neptune's own monitoring (a clear empties a series),
+    stripped; a string series there too: Neptune makes one when the first value logged is a
+    string), every other float series is Neptune's own monitoring (a clear empties a series),
     ``artifacts/*`` uploads are artifacts. ``upload_dir`` holds the bytes of the uploads Neptune
     copied (in-memory content; uploads from a path are only referenced).
     """
@@ -141,9 +142,9 @@ def stored_run_from_operations(operations: Iterable[dict[str, Any]], upload_dir:
         kind, path = op["type"], op["path"]
         if path[0] == "parameters" and kind.startswith("Assign"):
             stored.params["/".join(path[1:])] = op["value"]
-        elif kind == "ClearFloatLog":
+        elif kind in ("ClearFloatLog", "ClearStringLog"):
             series["/".join(path)] = []
-        elif kind == "LogFloats":
+        elif kind == "LogFloats" or (kind == "LogStrings" and path[0] == "metrics"):
             points = series.setdefault("/".join(path), [])
             points.extend((value["step"], value["value"]) for value in op["values"])
         elif path[0] == "artifacts" and kind == "UploadFile":

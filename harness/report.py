@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import BASELINE
-from harness import charts, repeatability, report_crash, report_offline
+from harness import charts, repeatability, report_bad_input, report_crash, report_offline
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
 from harness.proctree import SAMPLE_INTERVAL_S
@@ -531,6 +531,10 @@ METHOD = f"""\
   extensions with their own sockets escape the hook: their inet connections are sampled about once
   a second, which records a connection that lives across a sample but cannot block it; a short
   one can be missed. Python started with `-I`, `-S` or `-E` would escape the hook too.
+- *Bad input*: per tool and base scenario, one fresh run is fed each odd value, name, step,
+  param and artifact through the adapter (no conversion on the way), one call per case; a fresh
+  process reads the run back and each case is classified by comparing what was handed over with
+  what was stored (numbers by value and type, NaN equal to NaN; artifacts by SHA-256).
 """
 
 
@@ -571,6 +575,7 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
         *_server_probes(results),
         *report_crash.render(results),
         *report_offline.render(results),
+        *report_bad_input.render(results),
         "## Failures and findings", "", *_problems(results),
         "## Stability", "", *_stability(results),
     ]

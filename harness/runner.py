@@ -442,29 +442,30 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
             progress(f"[{index:>3}/{len(cells)}] {cell.label:<22} {what:<13} {detail}"
                      f"  (elapsed {fmt_clock(elapsed)}, eta {fmt_clock(eta)})")
         if plan.reliability:
-            _crash_stages(data, pairs, plan, tmp_root, pool,
-                          lambda: results.save(data, results_path), progress)
+            _reliability_stages(data, pairs, plan, tmp_root, pool,
+                                lambda: results.save(data, results_path), progress)
     finally:
         pool.close()
         shutil.rmtree(tmp_root, ignore_errors=True)
     return data
 
 
-def _crash_stages(data: dict[str, Any], pairs: list[tuple[str, str]], plan: Plan,
-                  tmp_root: Path, pool: ServicePool, save: Callable[[], None],
-                  progress: Callable[[str], None]) -> None:
-    """Crash safety (SIGKILL of the training process), then server outage (kill and restart
-    of the tracking server); each saves after every record."""
-    from harness import crash_safety, server_outage  # both build on this module's CellRun
+def _reliability_stages(data: dict[str, Any], pairs: list[tuple[str, str]], plan: Plan,
+                        tmp_root: Path, pool: ServicePool, save: Callable[[], None],
+                        progress: Callable[[str], None]) -> None:
+    """Crash safety (SIGKILL of the training process), server outage (kill and restart of the
+    tracking server), bad input; each saves after every record."""
+    # They build on this module's CellRun and _worker, hence the late import.
+    from harness import bad_input_stage, crash_safety, server_outage
 
     def services(tool: str, scenario: str) -> dict[str, Service]:
         cls = adapters.load(tool)
         return pool.get(cls.services_for(scenario) if cls is not None else ())
 
     started = time.perf_counter()
-    for stage in (crash_safety, server_outage):
+    for stage in (crash_safety, server_outage, bad_input_stage):
         stage.run(data, pairs, plan, tmp_root, services, save, progress)
-    progress(f"crash safety and server outage took {time.perf_counter() - started:.0f} s")
+    progress(f"reliability checks took {time.perf_counter() - started:.0f} s")
 
 
 def _run_with_services(cell: Cell, plan: Plan, tmp_root: Path,
@@ -480,4 +481,3 @@ def _run_with_services(cell: Cell, plan: Plan, tmp_root: Path,
                 "status": "failed", "error": f"service did not start: {exc}",
                 "service_error": True}
     return run_cell(cell, plan, tmp_root, services)
-

@@ -12,6 +12,7 @@ whatever the tool prints on stdout cannot corrupt it. Modes:
 - ``import``: only import the SDK (the runner's warm-up, unrecorded).
 - ``crash`` / ``outage``: ``log`` with a hook at a chosen ``log_metrics`` call (see
   :mod:`harness.kill_points`): SIGKILL itself, or let the runner take the tracking server down.
+- ``bad_input``: feed each bad-input case straight to the adapter (see harness/bad_input.py).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 
 import adapters
 from adapters.base import AdapterSettings, HostedOnly, TrackerAdapter, Unsupported
-from harness import kill_points, workloads
+from harness import bad_input, kill_points, workloads
 from harness.tracker import Tracker
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -161,6 +162,16 @@ def run_import(spec: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "error": None}
 
 
+def run_bad_input(spec: dict[str, Any]) -> dict[str, Any]:
+    """Import the SDK (a failure: unavailable), then feed every bad-input case to the adapter."""
+    adapter = adapters.load(spec["tool"])(settings_from_spec(spec))
+    try:
+        adapter.import_sdk()
+    except Exception as exc:  # noqa: BLE001 - a broken install is a finding, not a crash
+        return {"status": "unavailable", "error": f"{type(exc).__name__}: {exc}"}
+    return bad_input.run_worker(adapter, spec)
+
+
 def run_read(spec: dict[str, Any]) -> dict[str, Any]:
     adapter_cls = adapters.load(spec["tool"])
     adapter = adapter_cls(settings_from_spec(spec))
@@ -179,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(spec_path.read_text())
     become_subreaper()
     try:
-        modes = {"read": run_read, "import": run_import}
+        modes = {"read": run_read, "import": run_import, "bad_input": run_bad_input}
         result = modes.get(spec["mode"], run_log)(spec)
     except Exception as exc:  # noqa: BLE001 - reported to the runner as a failed cell
         result = {

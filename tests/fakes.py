@@ -1,5 +1,6 @@
 """Fake adapters for harness tests: a lossy one, a missing one, a crashing one, hanging ones,
-one that phones home.
+one that phones home, ones for crash safety, and bad-input ones with known behaviour (drops
+NaN, rejects strings, renames, truncates, dies).
 
 They keep their "storage" in a JSON file under storage_dir, so read-back happens in a fresh
 process exactly as for a real tool.
@@ -8,6 +9,9 @@ process exactly as for a real tool.
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
 import shutil
 import socket
 import subprocess
@@ -215,3 +219,83 @@ class HelperProcessAdapter(JournalAdapter):
         sleep = f"import time; time.sleep({self.HELPER_LIFETIME_S})"
         subprocess.Popen([sys.executable, "-c", sleep], start_new_session=True)
         time.sleep(0.3)  # the harness finds helpers by sampling the tree every 0.1 s
+
+
+class NanDroppingAdapter(JsonFileAdapter):
+    """Bad input: skips NaN and infinite metric values without a word."""
+
+    name = "nandropping"
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        super().log_metrics({k: v for k, v in metrics.items()
+                             if not (isinstance(v, float) and not math.isfinite(v))}, step)
+
+
+class StringRejectingAdapter(JsonFileAdapter):
+    """Bad input: raises on metric values that are strings."""
+
+    name = "stringrejecting"
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        for key, value in metrics.items():
+            if isinstance(value, str):
+                raise TypeError(f"metric {key!r} must be a number, got str")
+        super().log_metrics(metrics, step)
+
+
+class SlashRenamingAdapter(JsonFileAdapter):
+    """Bad input: replaces '/' in metric names with '_'."""
+
+    name = "slashrenaming"
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        super().log_metrics({k.replace("/", "_"): v for k, v in metrics.items()}, step)
+
+
+class ParamTruncatingAdapter(JsonFileAdapter):
+    """Bad input: keeps the first 250 characters of a param value, and says so."""
+
+    name = "paramtruncating"
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        for key, value in params.items():
+            if len(str(value)) > 250:
+                logging.getLogger("paramtruncating").warning("param %s truncated", key)
+        super().log_params({k: str(v)[:250] for k, v in params.items()})
+
+
+class InfCrashingAdapter(JsonFileAdapter):
+    """Bad input: the process dies (no exception, no cleanup) on an infinite metric value."""
+
+    name = "infcrashing"
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        if any(isinstance(v, float) and math.isinf(v) for v in metrics.values()):
+            os._exit(3)
+        super().log_metrics(metrics, step)
+
+
+class HangOnNoneAdapter(JsonFileAdapter):
+    """Bad input: the call never returns when a metric value is None."""
+
+    name = "hangonnone"
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        if any(v is None for v in metrics.values()):
+            time.sleep(3600)
+        super().log_metrics(metrics, step)
+
+
+class QueueingAdapter(JsonFileAdapter):
+    """Bad input: accepts every call, then at finish drops text values and logs why (like an
+    asynchronous queue whose errors surface outside the call)."""
+
+    name = "queueing"
+
+    def finish(self) -> dict[str, str]:
+        for key, points in self.data["metrics"].items():
+            if any(isinstance(v, str) for _, v in points):
+                logging.getLogger("queueing").error("dropped metric %s: not a number", key)
+        self.data["metrics"] = {k: p for k, p in self.data["metrics"].items()
+                                if not any(isinstance(v, str) for _, v in p)}
+        return super().finish()
