@@ -119,7 +119,8 @@ def test_variants_fed_once_per_tool_and_never_batch() -> None:
         ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml"),
         ("mlflow", "server-sqlite+async")]
     only = runner.matrix(["mlflow", "wandb"], ["sqlite+async", "sqlite+batch", "offline"])
-    assert bad_input_stage.bad_input_pairs(only) == [("mlflow", "sqlite+async"), ("wandb", "offline")]
+    assert bad_input_stage.bad_input_pairs(only) == [
+        ("mlflow", "sqlite+async"), ("wandb", "offline")]
 
 
 def test_classify_duplicate_and_negative_steps() -> None:
