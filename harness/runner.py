@@ -46,6 +46,7 @@ class Plan:
     timeout_s: float = 300.0
     probes: bool = True
     reliability: bool = True  # crash safety, server outage, bad input (after the repeats)
+    require: list[str] = field(default_factory=list)  # must-have coverage features (--require)
     # A team's own services instead of the embedded ones: postgres_uri, s3_endpoint, s3_bucket,
     # s3_access_key, s3_secret_key, tracking_uri.
     external: dict[str, str] = field(default_factory=dict)
@@ -203,7 +204,8 @@ class CellRun:
         rec.update(status=log.get("status"), error=log.get("error"))
         rec.update({k: log.get(k) for k in (
             "import_s", "init_s", "workload_s", "finish_s", "e2e_s", "blocked_s", "calls",
-            "call_errors", "call_error_count", "dataset_probe")})
+            "call_errors", "call_error_count", "dataset_probe", "registry_probe",
+            "alert_probe", "query_probe", "feature_probes_s")})
         written = log.get("result_written_at")
         rec.update(
             process_wall_s=stats.wall_s,
@@ -222,6 +224,8 @@ class CellRun:
         if rec["status"] != "ok" or not getattr(self.cls, "stores_data", self.cls is not None):
             return
         spec = {**self.spec, "mode": "read", "ref": log["ref"]}
+        if self.probing:
+            spec["bundle_dir"] = str(self.dir / "bundle")
         read, _ = _worker(spec, self.dir, "read", self.timeout_s, self.env)
         rec["read_s"] = read.get("read_s")
         if read.get("status") == "ok":
@@ -237,7 +241,33 @@ class CellRun:
             rec["status"] = "failed"
             rec["error"] = f"read-back {read.get('status')}: {read.get('error')}"
         if self.probing:
-            rec["coverage"] = coverage.verdicts(log, read, self.cls.hosted_auth_docs)
+            started = time.perf_counter()
+            bundle = self._read_bundle(log, read.get("bundle"), read.get("stored"))
+            rec["offline_bundle"] = bundle
+            rec["bundle_read_s"] = time.perf_counter() - started
+            rec["coverage"] = coverage.verdicts(
+                log, read, self.cls.hosted_auth_docs, hosted_api_docs=self.cls.hosted_api_docs,
+                server=bool(self.services), bundle=bundle)
+
+    def _read_bundle(self, log: Mapping[str, Any], bundle: dict[str, Any] | None,
+                     original: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Read only the copied offline bundle, in a fresh dir and HOME, originals moved away."""
+        if not bundle or bundle.get("outcome") != "copied":
+            return bundle
+        for name in ("store", "home"):  # what the bundle may not lean on once carried away
+            (self.dir / name).rename(self.dir / f"{name}.hidden")
+        fresh = self.dir / "fresh"
+        spec = {**self.spec, "mode": "read", "ref": bundle["ref"], "storage_dir": bundle["dir"]}
+        out, _ = _worker(spec, fresh, "bundle-read", self.timeout_s, cell_env(fresh))
+        summary: dict[str, Any] = {"status": out.get("status"), "error": out.get("error")}
+        if out.get("status") == "ok":
+            stored = StoredRun(**out["stored"])
+            summary.update(
+                fidelity=fidelity.compare(Ledger.from_json(log["ledger"]), stored),
+                unresolved=stored.unresolved,
+                datasets_same=[list(d) for d in stored.datasets]
+                == [list(d) for d in (original or {}).get("datasets", [])])
+        return {**bundle, "read": summary}
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -305,6 +335,7 @@ def execute(plan: Plan, results_path: Path,
         "repeats": plan.repeats, "workload": plan.workload,
         "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
         "probes": plan.probes, "reliability": plan.reliability, "argv": sys.argv,
+        "require": list(plan.require),
         "warmup": list(WARMUP),
     }
     data = results.new_results(invocation, versions)
@@ -339,10 +370,9 @@ def execute(plan: Plan, results_path: Path,
             elif record.get("service_error"):
                 skipped[cell.label] = ("failed", record["error"])
             if cell.mode == "probe":
-                record["coverage"] = {
-                    **(record.get("coverage") or {}),
-                    **server_probes.coverage_for(cell.label, data.get("server_probes", {})),
-                }
+                record["coverage"] = coverage.merge(
+                    record.get("coverage") or {},
+                    server_probes.coverage_for(cell.label, data.get("server_probes", {})))
                 coverage_by_label[cell.label] = record["coverage"]
                 data["probes"].append(record)
             else:
