@@ -50,16 +50,17 @@ def status_summary(coverage: Mapping[str, Any]) -> str:
 
 
 def _matrix(results: Mapping[str, Any], features: list[str]) -> list[str]:
-    rows = []
+    rows, failed = [], []
     for probe in probed(results):
         cov = probe.get("coverage") or {}
         if not cov:
             rows.append([label(probe), *[f"{probe['status']}"] * len(features)])
+            failed.append(f"- {label(probe)}: probe {probe['status']}: {probe.get('error')}")
             continue
         rows.append([label(probe), *[
             f"[{SHORT.get(cov[f]['status'], cov[f]['status'])}]({anchor(f)})" if f in cov
             else "-" for f in features]])
-    return _md_table(["tool:scenario", *features], rows)
+    return _md_table(["tool:scenario", *features], rows) + (failed + [""] if failed else [])
 
 
 def _evidence(results: Mapping[str, Any], features: list[str]) -> list[str]:
