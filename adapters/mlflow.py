@@ -182,10 +182,13 @@ class MlflowAdapter(TrackerAdapter):
         """``search_runs`` ordered by the metric, as a model-selection script would."""
         client = self._mlflow.MlflowClient(ref["tracking_uri"])
         experiment = client.get_run(ref["run_id"]).info.experiment_id
-        runs = client.search_runs([experiment], filter_string=f"metrics.{metric} > -1e300",
-                                  order_by=[f"metrics.{metric} ASC"], max_results=1)
-        return {"run_id": runs[0].info.run_id, "tracking_uri": ref["tracking_uri"]} if runs \
-            else None
+        # No filter (FastTrackML's parser rejects numbers like -1e300): runs without the metric
+        # come after the ones with it, and are skipped.
+        runs = client.search_runs([experiment], order_by=[f"metrics.{metric} ASC"],
+                                  max_results=50)
+        best = next((r for r in runs if metric in r.data.metrics), None)
+        return None if best is None else {"run_id": best.info.run_id,
+                                          "tracking_uri": ref["tracking_uri"]}
 
     def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:
         from mlflow.cli import cli

@@ -24,6 +24,7 @@ import shutil
 import sys
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,11 @@ def _feature_probes(adapter: TrackerAdapter, workdir: Path) -> dict[str, Any]:
 
 
 def _query_probe(adapter: TrackerAdapter, ref: dict[str, str], run_name: str) -> dict[str, Any]:
-    """Model selection as the seed describes it: log a few runs, ask the tool for the best."""
-    metric = coverage.QUERY_METRIC
+    """Model selection as the seed describes it: log a few runs, ask the tool for the best.
+
+    The metric's name is unique to this probe, so runs of earlier probes on a shared server
+    cannot tie with this one's best."""
+    metric = f"{coverage.QUERY_METRIC}_{uuid.uuid4().hex[:8]}"
     first = _attempt(lambda: adapter.best_run(ref, metric), "")
     if first["outcome"] != "logged":  # no query API: do not pay for the extra runs
         return first
@@ -145,7 +149,7 @@ def _query_probe(adapter: TrackerAdapter, ref: dict[str, str], run_name: str) ->
         return {"outcome": "error", "message": f"{type(exc).__name__}: {str(exc)[:300]}"}
     best = min(coverage.QUERY_VALUES)
     expected = refs[coverage.QUERY_VALUES.index(best)]
-    where = (f"{len(refs) + 1} runs in the store, {len(refs)} logging {metric} "
+    where = (f"the probe run and {len(refs)} short runs logging {metric} "
              f"({', '.join(map(str, coverage.QUERY_VALUES))})")
     if found is not None and dict(found) == expected:
         return {"outcome": "found", "message": f"the query over {where} returned the run with "
