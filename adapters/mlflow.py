@@ -193,10 +193,11 @@ class MlflowAdapter(TrackerAdapter):
     def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:
         from mlflow.cli import cli
 
-        commands = ", ".join(sorted(cli.commands))
+        words = ("sync", "upload", "push", "import")
+        near = sorted(c for c in cli.commands if any(w in c for w in words))
         raise Unsupported(f"MLflow has no offline mode: the client writes to its store or server "
-                          f"at log time, and no command of its CLI ({commands}) uploads a local "
-                          f"store to a server later")
+                          f"at log time; of its {len(cli.commands)} CLI commands, those named "
+                          f"like sync/upload/push/import: {', '.join(near) or 'none'}")
 
     def finish(self) -> dict[str, str]:
         self._flush()

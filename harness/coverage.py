@@ -166,7 +166,7 @@ def _offline_sync(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
     counts = ", ".join(f"{kind} {fid[kind]['kept']}/{fid[kind]['logged']}" for kind in fid)
     gaps = [f"{kind}: {fid[kind]['missing']} missing, {fid[kind]['altered']} altered"
             for kind in fid if fid[kind]["missing"] or fid[kind]["altered"]]
-    gaps += read.get("unresolved") or []
+    gaps += dict.fromkeys(read.get("unresolved") or [])  # one line per distinct gap
     if not read.get("datasets_same", True):
         gaps.append("dataset versions differ from the original store's")
     if gaps:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.coverage import FEATURES, STATUSES, requirement_gaps
+from harness.coverage import FEATURES, PROBE_SECONDS, STATUSES, requirement_gaps
 
 SHORT = {"verified": "verified", "absent": "absent", "not testable offline": "offline only",
          "error": "error"}
@@ -83,9 +83,9 @@ def _cost(results: Mapping[str, Any]) -> list[str]:
              for p in probed(results)]
     if not any(extra):
         return []
-    return [f"The feature calls, the query runs and the bundle read-backs added "
-            f"{sum(extra):.1f} s over {len(extra)} probe cells (largest "
-            f"{max(extra):.1f} s).", ""]
+    return [f"Cost: the feature calls (dataset versions, registry, alert), the query runs and "
+            f"the bundle read-backs took {sum(extra):.1f} s over {len(extra)} probe cells "
+            f"(largest {max(extra):.1f} s), on top of each probe's {PROBE_SECONDS:.0f} s run.", ""]
 
 
 def render(results: Mapping[str, Any]) -> list[str]:
