@@ -24,7 +24,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import AdapterSettings, HostedOnly, StoredRun, TrackerAdapter
+from adapters.base import (
+    AdapterSettings,
+    HostedOnly,
+    StoredRun,
+    TrackerAdapter,
+    api_names,
+)
 
 if TYPE_CHECKING:
     from comet_ml import OfflineExperiment
@@ -256,10 +262,14 @@ class CometAdapter(TrackerAdapter):
         )
 
     def best_run(self, ref: Mapping[str, str], metric: str) -> Mapping[str, str] | None:
+        """No offline query: checked on the SDK's surface, not by calling the service."""
+        local = api_names(self._comet.OfflineExperiment, ("query", "search"))
+        api = api_names(self._comet.API, ("query", "search"))
         raise HostedOnly(
-            "Comet's run queries (comet_ml.API().query / get_experiments) run against the Comet "
-            "service; an offline archive is queryable only after `comet upload`",
-            self.hosted_api_docs,
+            f"OfflineExperiment has no run-query method (names matching query/search: "
+            f"{', '.join(local) or 'none'}); comet_ml.API has {', '.join(api) or 'none'}, "
+            "calls to the Comet service, so an offline archive is queryable only after "
+            "`comet upload`", self.hosted_api_docs,
         )
 
     def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:

@@ -16,7 +16,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import HostedOnly, StoredRun, TrackerAdapter, sha256_file
+from adapters.base import (
+    HostedOnly,
+    StoredRun,
+    TrackerAdapter,
+    api_names,
+    sha256_file,
+)
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -220,9 +226,13 @@ class WandbAdapter(TrackerAdapter):
         )
 
     def best_run(self, ref: Mapping[str, str], metric: str) -> Mapping[str, str] | None:
+        """No offline query: checked on the SDK's surface, not by calling the service."""
+        local = api_names(self._wandb.Run, ("query", "search", "runs"))
         raise HostedOnly(
-            "run queries (wandb.Api().runs with filters and order) run against the W&B "
-            "service; an offline run is queryable only after `wandb sync`", self.hosted_api_docs,
+            f"wandb.Run has no run-query method (names matching query/search/runs: "
+            f"{', '.join(local) or 'none'}); queries go through wandb.Api "
+            f"(present: {hasattr(self._wandb, 'Api')}), a client of the W&B service, so an "
+            "offline run is queryable only after `wandb sync`", self.hosted_api_docs,
         )
 
     def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:

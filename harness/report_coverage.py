@@ -80,12 +80,13 @@ def _evidence(results: Mapping[str, Any], features: list[str]) -> list[str]:
 
 def _cost(results: Mapping[str, Any]) -> list[str]:
     extra = [(p.get("feature_probes_s") or 0.0) + (p.get("bundle_read_s") or 0.0)
-             for p in probed(results)]
+             + ((p.get("offline_bundle") or {}).get("copy_s") or 0.0) for p in probed(results)]
     if not any(extra):
         return []
     return [f"Cost: the feature calls (dataset versions, registry, alert), the query runs and "
-            f"the bundle read-backs took {sum(extra):.1f} s over {len(extra)} probe cells "
-            f"(largest {max(extra):.1f} s), on top of each probe's {PROBE_SECONDS:.0f} s run.", ""]
+            f"the bundle copies and read-backs took {sum(extra):.1f} s over {len(extra)} probe "
+            f"cells (largest {max(extra):.1f} s), on top of each probe's {PROBE_SECONDS:.0f} s "
+            "run.", ""]
 
 
 def render(results: Mapping[str, Any]) -> list[str]:

@@ -223,7 +223,9 @@ def run_read(spec: dict[str, Any]) -> dict[str, Any]:
         "stored": dataclasses.asdict(stored),
     }
     if spec.get("bundle_dir"):
+        started = time.perf_counter()
         result["bundle"] = _copy_bundle(adapter, spec["ref"], Path(spec["bundle_dir"]))
+        result["bundle"]["copy_s"] = time.perf_counter() - started
     return result
 
 

@@ -189,7 +189,8 @@ EXPECTED: dict[str, dict[str, tuple[str, Any]]] = {
         "model-registry": ("not testable offline", _in("run.link_model() offline raised")),
         # The dataset's bytes are staged in W&B's data dir under HOME, outside the run dir.
         "offline-sync": ("absent", _in("missing or differ")),
-        "query-api": ("not testable offline", None), "rest-api": ("not testable offline", None),
+        "query-api": ("not testable offline", _in("wandb.Run has no run-query method")),
+        "rest-api": ("not testable offline", None),
     },
     "neptune:offline": {
         "auth": ("not testable offline", None), "isolation": ("not testable offline", None),
@@ -207,7 +208,8 @@ EXPECTED: dict[str, dict[str, tuple[str, Any]]] = {
         "alerts": ("not testable offline", _in("read back: no alert stored")),
         "model-registry": ("not testable offline", _in("model version trackbench-probe-model")),
         "offline-sync": ("verified", _in("artifacts 1/1")),
-        "query-api": ("not testable offline", None), "rest-api": ("not testable offline", None),
+        "query-api": ("not testable offline", _in("OfflineExperiment has no run-query method")),
+        "rest-api": ("not testable offline", None),
     },
 }
 EXPECTED["mlflow:file"] = {**EXPECTED["mlflow:sqlite"]}
