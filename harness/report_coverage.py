@@ -99,7 +99,6 @@ def render(results: Mapping[str, Any]) -> list[str]:
         "only*: not testable offline (the feature lives in the tool's hosted service; docs "
         "linked). Every status comes from what the probe run executed and read back.", "",
         *_matrix(results, features), *_cost(results), *_evidence(results, features),
-        *requirements_detail(results),
     ]
 
 
@@ -117,7 +116,8 @@ def requirement_verdicts(results: Mapping[str, Any]) -> tuple[list[str], dict[st
 
 
 def requirements_summary(results: Mapping[str, Any]) -> list[str]:
-    """The summary's sentence on ``--require`` (nothing when it was not given)."""
+    """The summary's verdict on ``--require``: who meets every must-have, and what the rest
+    miss (nothing when ``--require`` was not given)."""
     required = (results.get("invocation") or {}).get("require") or []
     if not required:
         return []
@@ -126,18 +126,9 @@ def requirements_summary(results: Mapping[str, Any]) -> list[str]:
         return [f"**Must-haves** ({wanted}): not decided, no coverage probes ran.", ""]
     meets, misses = requirement_verdicts(results)
     met = ", ".join(f"**{m}**" for m in meets) or "**none**"
-    return [f"**Must-haves** ({wanted}, each must be *verified*): met by {met}; not met by "
-            f"{len(misses)} tool:scenario(s) ([why](#requirements)).", ""]
-
-
-def requirements_detail(results: Mapping[str, Any]) -> list[str]:
-    required = (results.get("invocation") or {}).get("require") or []
-    if not required or not probed(results):
-        return []
-    meets, misses = requirement_verdicts(results)
-    rows = [[m, "yes", "-"] for m in meets]
-    rows += [[name, "no", "; ".join(f"{f}: {s}" for f, s in gaps.items())]
-             for name, gaps in misses.items()]
-    return ["### Requirements", "",
-            f"`--require {','.join(required)}`: only *verified* meets a must-have.", "",
-            *_md_table(["tool:scenario", "meets all", "missing (status)"], rows)]
+    lines = [f"**Must-haves** ({wanted}; only *verified* counts): met by {met}."]
+    if misses:
+        lines += ["Not met:", ""]
+        lines += [f"- {name}: " + ", ".join(f"{f} {s}" for f, s in gaps.items())
+                  for name, gaps in misses.items()]
+    return lines + [""]

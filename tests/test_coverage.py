@@ -262,6 +262,7 @@ def test_real_tool_probe_verdicts_and_report(label: str, short_tmp: Path,
     meets = EXPECTED[label]["query-api"][0] == "verified"
     summary = text.split("## Overhead")[0]
     assert (f"met by **{label}**" in summary) == meets
+    assert (f"- {label}: query-api {EXPECTED[label]['query-api'][0]}" in summary) != meets
 
 
 # ---------------------------------------------------------------- --require
@@ -305,11 +306,9 @@ def test_require_marks_who_meets_the_must_haves(tmp_path: Path) -> None:
     data = results.load(out_dir / "results.json")
     assert data["invocation"]["require"] == ["model-registry", "query-api"]
     summary = (out_dir / "REPORT.md").read_text().split("## Overhead")[0]
-    assert "met by **tests.fakes:FeatureAdapter:default**" in summary
-    assert "not met by 1 tool:scenario(s)" in summary
-    text = (out_dir / "REPORT.md").read_text()
-    assert ("| tests.fakes:JsonFileAdapter:default | no | model-registry: absent; "
-            "query-api: absent |") in text
+    assert "met by **tests.fakes:FeatureAdapter:default**." in summary
+    assert ("- tests.fakes:JsonFileAdapter:default: model-registry absent, query-api absent"
+            in summary)
 
 
 # ---------------------------------------------------------------- seed claims
