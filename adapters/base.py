@@ -158,7 +158,7 @@ class TrackerAdapter(abc.ABC):
 
 
 def api_names(obj: Any, words: tuple[str, ...]) -> list[str]:
-    """Public attribute names of ``obj`` containing any of ``words`` (an API-surface check)."""
-    return sorted(n for n in dir(obj)
-                  if not n.startswith("_") and any(w in n.lower() for w in words))
+    """Public names of ``obj`` with a ``_``-separated part starting with one of ``words``."""
+    return sorted(n for n in dir(obj) if not n.startswith("_") and any(
+        part.startswith(words) for part in n.lower().split("_")))
 

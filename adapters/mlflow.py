@@ -191,13 +191,14 @@ class MlflowAdapter(TrackerAdapter):
                                           "tracking_uri": ref["tracking_uri"]}
 
     def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:
-        from mlflow.cli import cli
+        """Checked on the SDK's surface: importing ``mlflow.cli`` costs seconds."""
+        import mlflow
 
-        words = ("sync", "upload", "push", "import")
-        near = sorted(c for c in cli.commands if any(w in c for w in words))
+        words = ("sync", "upload", "offline", "export")
+        found = api_names(mlflow, words) + api_names(mlflow.MlflowClient, words)
         raise Unsupported(f"MLflow has no offline mode: the client writes to its store or server "
-                          f"at log time; of its {len(cli.commands)} CLI commands, those named "
-                          f"like sync/upload/push/import: {', '.join(near) or 'none'}")
+                          f"at log time; public names in mlflow and MlflowClient starting with "
+                          f"sync/upload/offline/export: {', '.join(found) or 'none'}")
 
     def finish(self) -> dict[str, str]:
         self._flush()
