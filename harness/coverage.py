@@ -24,6 +24,7 @@ MODEL_FILE = "probe-model.bin"
 MODEL_NAME = "trackbench-probe-model"
 QUERY_METRIC = "probe_loss"
 QUERY_VALUES = (0.3, 0.1, 0.2)  # one short run each; the query must return the 0.1 run
+NOT_AS_RUN = "not enabled in this scenario as run"
 
 
 def probe_workload(tracker: Any, config: dict[str, Any]) -> None:
@@ -218,8 +219,8 @@ def merge(local: Mapping[str, Any], server: Mapping[str, Any]) -> dict[str, Any]
     for feature, entry in server.items():
         before = local.get(feature) or {}
         if feature in ("auth", "isolation") and before.get("status") == "absent":
-            entry = {**entry, "evidence": f"{entry['evidence']}; not enabled in this scenario "
-                     f"as run ({before['evidence']})"}
+            entry = {**entry, "evidence": f"{entry['evidence']}; {NOT_AS_RUN} "
+                     f"({before['evidence']})", "as_run": "absent"}
         merged[feature] = entry
     return merged
 

@@ -125,7 +125,13 @@ def requirements_summary(results: Mapping[str, Any]) -> list[str]:
     if not probed(results):
         return [f"**Must-haves** ({wanted}): not decided, no coverage probes ran.", ""]
     meets, misses = requirement_verdicts(results)
-    met = ", ".join(f"**{m}**" for m in meets) or "**none**"
+    coverage = {label(p): p.get("coverage") or {} for p in probed(results)}
+
+    def caveat(name: str) -> str:
+        off = [f for f in required if (coverage[name].get(f) or {}).get("as_run") == "absent"]
+        return f" ({', '.join(off)} verified, but off as run)" if off else ""
+
+    met = ", ".join(f"**{m}**{caveat(m)}" for m in meets) or "**none**"
     lines = [f"**Must-haves** ({wanted}; only *verified* counts): met by {met}."]
     if misses:
         lines += ["Not met:", ""]

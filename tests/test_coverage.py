@@ -137,7 +137,8 @@ def test_server_auth_keeps_the_scenario_as_run_beside_it() -> None:
               "rest-api": {"status": "verified", "evidence": "7/9 work", "docs": None}}
     merged = coverage.merge(local, server)
     assert merged["auth"]["status"] == "verified"
-    assert "not enabled in this scenario as run" in merged["auth"]["evidence"]
+    assert coverage.NOT_AS_RUN in merged["auth"]["evidence"]
+    assert merged["auth"]["as_run"] == "absent"
     assert merged["rest-api"]["status"] == "verified"
     assert merged["isolation"]["status"] == "absent"
 
@@ -262,6 +263,10 @@ def test_real_tool_probe_verdicts_and_report(label: str, short_tmp: Path,
     meets = EXPECTED[label]["query-api"][0] == "verified"
     summary = text.split("## Overhead")[0]
     assert (f"met by **{label}**" in summary) == meets
+    data["invocation"]["require"] = ["auth"]
+    summary = report.render(data).split("## Overhead")[0]
+    if EXPECTED[label]["auth"][0] == "verified":  # a server: auth exists, off as run
+        assert f"met by **{label}** (auth verified, but off as run)." in summary
     assert (f"- {label}: query-api {EXPECTED[label]['query-api'][0]}" in summary) != meets
 
 
