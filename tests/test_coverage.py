@@ -263,11 +263,11 @@ def test_real_tool_probe_verdicts_and_report(label: str, short_tmp: Path,
     meets = EXPECTED[label]["query-api"][0] == "verified"
     summary = text.split("## Overhead")[0]
     assert (f"met by **{label}**" in summary) == meets
+    assert (f"- {label}: query-api {EXPECTED[label]['query-api'][0]}" in summary) != meets
     data["invocation"]["require"] = ["auth"]
     summary = report.render(data).split("## Overhead")[0]
     if EXPECTED[label]["auth"][0] == "verified":  # a server: auth exists, off as run
         assert f"met by **{label}** (auth verified, but off as run)." in summary
-    assert (f"- {label}: query-api {EXPECTED[label]['query-api'][0]}" in summary) != meets
 
 
 # ---------------------------------------------------------------- --require
