@@ -48,6 +48,10 @@ class StoredRun:
     artifacts: dict[str, str] = field(default_factory=dict)  # name -> sha256 of stored bytes
     system_metrics: dict[str, int] = field(default_factory=dict)  # series -> number of points
     datasets: list[tuple[str, str]] = field(default_factory=list)  # (name, version digest)
+    models: list[tuple[str, str]] = field(default_factory=list)  # (registered name, version)
+    alerts: list[str] = field(default_factory=list)  # titles of alerts kept with the run
+    # Items the run refers to whose bytes the storage does not hold (e.g. staged elsewhere).
+    unresolved: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -90,6 +94,8 @@ class TrackerAdapter(abc.ABC):
         return self.settings.scenario.partition(self.VARIANT_SEP)[0]
     # Where the tool's access control lives when it is not in the local store (docs link).
     hosted_auth_docs: ClassVar[str | None] = None
+    # Where the tool's REST/query API lives when only its hosted service serves it (docs link).
+    hosted_api_docs: ClassVar[str | None] = None
 
     def __init__(self, settings: AdapterSettings) -> None:
         self.settings = settings
@@ -138,3 +144,26 @@ class TrackerAdapter(abc.ABC):
     def log_dataset(self, path: Path, name: str) -> None:
         """Record a version of a dataset file (data-versioning probe)."""
         raise Unsupported(f"{self.name} has no dataset-versioning call")
+
+    def register_model(self, path: Path, name: str) -> None:
+        """Register the run's artifact ``path`` as a version of model ``name`` (registry probe)."""
+        raise Unsupported(f"{self.name} has no model registry call")
+
+    def send_alert(self, title: str, text: str) -> None:
+        """Raise an alert from the running run (alerts probe)."""
+        raise Unsupported(f"{self.name} has no alert call")
+
+    def best_run(self, ref: Mapping[str, str], metric: str) -> Mapping[str, str] | None:
+        """Ref of the run beside ``ref`` with the lowest ``metric``, from the tool's query API."""
+        raise Unsupported(f"{self.name} has no run-query call")
+
+    def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:
+        """(key of ``ref`` naming it, path) of the self-contained bundle a later sync uploads."""
+        raise Unsupported(f"{self.name} writes no offline bundle to upload later")
+
+
+def api_names(obj: Any, words: tuple[str, ...]) -> list[str]:
+    """Public names of ``obj`` with a ``_``-separated part starting with one of ``words``."""
+    return sorted(n for n in dir(obj) if not n.startswith("_") and any(
+        part.startswith(words) for part in n.lower().split("_")))
+

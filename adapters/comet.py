@@ -25,7 +25,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
-from adapters.base import AdapterSettings, HostedOnly, StoredRun, TrackerAdapter
+from adapters.base import (
+    AdapterSettings,
+    HostedOnly,
+    StoredRun,
+    TrackerAdapter,
+    api_names,
+)
 
 if TYPE_CHECKING:
     from comet_ml import OfflineExperiment
@@ -42,6 +48,9 @@ FASTEST_SYSTEM_INTERVAL_S = 10
 # host-details logging resolves the backend host (a DNS query) to find the local IP address.
 LOOPBACK_BACKEND_URL = "http://127.0.0.1:9/clientlib/"
 DATASET_DOCS = "https://www.comet.com/docs/v2/guides/artifacts/using-artifacts/"
+REGISTRY_DOCS = "https://www.comet.com/docs/v2/guides/model-registry/using-model-registry/"
+NOTIFY_DOCS = ("https://www.comet.com/docs/v2/api-and-sdk/python-sdk/reference/Experiment/"
+               "#experimentsend_notification")
 
 # Comet's extras, all on by default; the lean profile turns every one of them off.
 LEAN_OPTIONS: dict[str, Any] = {
@@ -180,6 +189,9 @@ def parse_offline_archive(path: Path) -> StoredRun:
                     if isinstance(value, str):
                         non_numeric.add(name)
                     run.metrics.setdefault(name, []).append((metric["step"], value))
+            elif kind == "register_model":
+                run.models.append((payload.get("registry_name") or payload["model_name"],
+                                   str(payload.get("version") or "next")))
             elif kind == "file_upload" and payload["upload_type"] == "asset":
                 with archive.open(payload["file_path"]) as stored:
                     digest = hashlib.file_digest(stored, "sha256").hexdigest()
@@ -213,6 +225,7 @@ class CometAdapter(TrackerAdapter):
     distribution = "comet-ml"
     scenarios = ("offline",)
     hosted_auth_docs = "https://www.comet.com/docs/v2/guides/comet-dashboard/more-in-workspaces/"
+    hosted_api_docs = "https://www.comet.com/docs/v2/api-and-sdk/rest-api/overview/"
 
     def __init__(self, settings: AdapterSettings) -> None:
         super().__init__(settings)
@@ -266,6 +279,38 @@ class CometAdapter(TrackerAdapter):
         experiment = self._running()
         return {"archive": str(Path(experiment.offline_directory) / f"{experiment.get_key()}.zip"),
                 "experiment_key": experiment.get_key(), "workdir": experiment.tmpdir}
+
+    def register_model(self, path: Path, name: str) -> None:
+        """``log_model`` then ``register_model``: offline, a message queued in the archive."""
+        experiment = self._running()
+        experiment.log_model(name, str(path))
+        experiment.register_model(name)
+        raise HostedOnly(
+            "OfflineExperiment.register_model queued a register-model message; Comet's registry "
+            "creates the version only when `comet upload` sends the archive", REGISTRY_DOCS,
+        )
+
+    def send_alert(self, title: str, text: str) -> None:
+        self._running().send_notification(title, status=text)
+        raise HostedOnly(
+            "OfflineExperiment.send_notification returned without error; Comet e-mails "
+            "notifications from its service, for online experiments only", NOTIFY_DOCS,
+        )
+
+    def best_run(self, ref: Mapping[str, str], metric: str) -> Mapping[str, str] | None:
+        """No offline query: checked on the SDK's surface, not by calling the service."""
+        local = api_names(self._comet.OfflineExperiment, ("query", "search"))
+        api = api_names(self._comet.API, ("query", "search"))
+        raise HostedOnly(
+            f"OfflineExperiment has no run-query method (names matching query/search: "
+            f"{', '.join(local) or 'none'}); comet_ml.API has {', '.join(api) or 'none'}, "
+            "calls to the Comet service, so an offline archive is queryable only after "
+            "`comet upload`", self.hosted_api_docs,
+        )
+
+    def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:
+        """The offline zip, what ``comet upload <zip>`` sends."""
+        return "archive", Path(ref["archive"])
 
     def finish(self) -> dict[str, str]:
         """End the experiment, which writes the offline zip; its path is the reference."""

@@ -32,6 +32,7 @@ from adapters.base import (
     StoredRun,
     TrackerAdapter,
     Unsupported,
+    api_names,
     sha256_bytes,
     sha256_file,
 )
@@ -157,6 +158,51 @@ class MlflowAdapter(TrackerAdapter):
     def run_ref(self) -> dict[str, str]:
         return {"run_id": self._run_id, "tracking_uri": self.tracking_uri}
 
+    def register_model(self, path: Path, name: str) -> None:
+        """A model-registry version whose source is the run's logged file."""
+        from mlflow.exceptions import MlflowException
+
+        client = self._mlflow.MlflowClient(self.tracking_uri)
+        try:
+            client.create_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code == "ENDPOINT_NOT_FOUND":
+                raise Unsupported(f"this tracking server has no model-registry endpoints "
+                                  f"({exc})") from None
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        client.create_model_version(name, source=self._mlflow.get_artifact_uri(path.name),
+                                    run_id=self._run_id)
+
+    def send_alert(self, title: str, text: str) -> None:
+        found = api_names(self._mlflow, ("alert", "notif"))
+        found += api_names(self._mlflow.MlflowClient, ("alert", "notif"))
+        raise Unsupported(f"mlflow {self.version()} has no alert or notification call (public "
+                          f"names matching alert/notif in mlflow and MlflowClient: "
+                          f"{', '.join(found) or 'none'})")
+
+    def best_run(self, ref: Mapping[str, str], metric: str) -> Mapping[str, str] | None:
+        """``search_runs`` ordered by the metric, as a model-selection script would."""
+        client = self._mlflow.MlflowClient(ref["tracking_uri"])
+        experiment = client.get_run(ref["run_id"]).info.experiment_id
+        # No filter (FastTrackML's parser rejects numbers like -1e300): runs without the metric
+        # come after the ones with it, and are skipped.
+        runs = client.search_runs([experiment], order_by=[f"metrics.{metric} ASC"],
+                                  max_results=50)
+        best = next((r for r in runs if metric in r.data.metrics), None)
+        return None if best is None else {"run_id": best.info.run_id,
+                                          "tracking_uri": ref["tracking_uri"]}
+
+    def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:
+        """Checked on the SDK's surface: importing ``mlflow.cli`` costs seconds."""
+        import mlflow
+
+        words = ("sync", "upload", "offline", "export")
+        found = api_names(mlflow, words) + api_names(mlflow.MlflowClient, words)
+        raise Unsupported(f"MLflow has no offline mode: the client writes to its store or server "
+                          f"at log time; public names in mlflow and MlflowClient starting with "
+                          f"sync/upload/offline/export: {', '.join(found) or 'none'}")
+
     def finish(self) -> dict[str, str]:
         self._flush()
         self._mlflow.end_run()  # with +async, waits for the queued operations
@@ -189,6 +235,7 @@ class MlflowAdapter(TrackerAdapter):
         else:
             stored.artifacts = _artifacts_through_mlflow(ref, run.info.run_id)
         stored.datasets = [(d.dataset.name, d.dataset.digest) for d in run.inputs.dataset_inputs]
+        stored.models = _registered_versions(client, run.info.run_id, stored.notes)
         stored.notes.append("params are stored as strings (MLflow's param model)")
         return stored
 
@@ -220,6 +267,18 @@ def _artifacts_through_mlflow(ref: Mapping[str, str], run_id: str) -> dict[str, 
                                         tracking_uri=ref["tracking_uri"]))
         return {f.relative_to(local).as_posix(): sha256_file(f)
                 for f in sorted(local.rglob("*")) if f.is_file()}
+
+
+def _registered_versions(client: Any, run_id: str, notes: list[str]) -> list[tuple[str, str]]:
+    """Model-registry versions created from this run, as the registry lists them."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.search_model_versions(f"run_id='{run_id}'")
+    except MlflowException as exc:
+        notes.append(f"model registry not readable: {str(exc)[:200]}")
+        return []
+    return [(v.name, str(v.version)) for v in found]
 
 
 def _file_store_refusal(tracking_uri: str) -> str:

@@ -9,7 +9,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import HostedOnly, StoredRun, TrackerAdapter, sha256_file
+from adapters.base import (
+    HostedOnly,
+    StoredRun,
+    TrackerAdapter,
+    Unsupported,
+    api_names,
+    sha256_file,
+)
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -39,6 +46,7 @@ class NeptuneAdapter(TrackerAdapter):
     distribution = "neptune"
     scenarios = ("offline",)
     hosted_auth_docs = "https://docs-legacy.neptune.ai/setup/setting_api_token/"
+    hosted_api_docs = "https://docs-legacy.neptune.ai/api/"
 
     def import_sdk(self) -> None:
         import neptune
@@ -89,6 +97,38 @@ class NeptuneAdapter(TrackerAdapter):
             "and version are computed while syncing to the (shut down) Neptune service",
             "https://docs-legacy.neptune.ai/api/field_types#track_files",
         )
+
+    def register_model(self, path: Path, name: str) -> None:
+        """Neptune's registry is ``init_model``/``init_model_version``: tried in offline mode."""
+        from neptune.exceptions import NeptuneException
+
+        try:
+            model = self._neptune.init_model(key="PROBE", name=name, mode="offline")
+        except NeptuneException as exc:
+            raise HostedOnly(f"neptune.init_model(mode='offline') raised: {exc}",
+                             "https://docs-legacy.neptune.ai/model_registry/overview/") from None
+        model.stop()
+
+    def send_alert(self, title: str, text: str) -> None:
+        found = api_names(self._run, ("alert", "notif"))
+        raise Unsupported(f"neptune {self.version()} Run has no alert or notification call "
+                          f"(public names matching alert/notif: {', '.join(found) or 'none'})")
+
+    def best_run(self, ref: Mapping[str, str], metric: str) -> Mapping[str, str] | None:
+        """Runs are queried through ``init_project(...).fetch_runs_table``: tried offline."""
+        from neptune.exceptions import NeptuneException
+
+        try:
+            self._neptune.init_project(mode="offline")
+        except NeptuneException as exc:
+            raise HostedOnly(f"neptune.init_project(mode='offline') raised: {exc}",
+                             "https://docs-legacy.neptune.ai/api/project/#fetch_runs_table"
+                             ) from None
+        raise Unsupported("neptune opened a project offline but offers no offline run query")
+
+    def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:
+        """The run's offline operation directory, what ``neptune sync`` uploads."""
+        return "run_dir", Path(ref["run_dir"])
 
     def finish(self) -> dict[str, str]:
         try:

@@ -16,7 +16,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import StoredRun, TrackerAdapter, sha256_file
+from adapters.base import (
+    HostedOnly,
+    StoredRun,
+    TrackerAdapter,
+    api_names,
+    sha256_file,
+)
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -98,8 +104,8 @@ def _decode_history_value(value_json: str) -> Any:
     return json.loads(value_json, parse_int=float)
 
 
-def _staged_bytes_note(artifact: ArtifactRecord) -> str:
-    """Say where an offline artifact's bytes are and whether they still match its manifest."""
+def _staged_bytes_note(artifact: ArtifactRecord) -> tuple[str, bool]:
+    """Where an offline artifact's bytes are, and whether they still match its manifest."""
     entries = artifact.manifest.contents
     intact = all(
         Path(entry.local_path).is_file()
@@ -112,7 +118,7 @@ def _staged_bytes_note(artifact: ArtifactRecord) -> str:
     return (
         f"dataset {artifact.name!r} ({len(entries)} file(s)) is a manifest in the run log;"
         f" its bytes wait for `wandb sync` in {where} and {state}"
-    )
+    ), intact
 
 
 def _intact_records(path: Path, notes: list[str]) -> Iterator[Record]:
@@ -131,6 +137,7 @@ class WandbAdapter(TrackerAdapter):
     distribution = "wandb"
     scenarios = ("offline",)
     hosted_auth_docs = "https://docs.wandb.ai/platform/hosting/iam/access-management-intro"
+    hosted_api_docs = "https://docs.wandb.ai/ref/python/public-api/"
 
     # The smallest x_stats_sampling_interval wandb's settings validator accepts (wandb-core
     # honours it: ~10 samples a second).
@@ -212,6 +219,40 @@ class WandbAdapter(TrackerAdapter):
     def run_ref(self) -> dict[str, str]:
         return {"run_id": self._run.id, "run_dir": str(Path(self._run.dir).parent)}
 
+    def register_model(self, path: Path, name: str) -> None:
+        """``run.link_model``: logs a model artifact, then links it into the W&B registry."""
+        from wandb.errors import UsageError
+
+        try:
+            self._run.link_model(str(path), registered_model_name=name)
+        except (NotImplementedError, UsageError) as exc:
+            raise HostedOnly(
+                f"run.link_model() offline raised {type(exc).__name__}: {exc} (the W&B registry "
+                "links artifacts inside the W&B service)", "https://docs.wandb.ai/guides/registry/",
+            ) from None
+
+    def send_alert(self, title: str, text: str) -> None:
+        """``run.alert`` offline only writes a record into the run log."""
+        self._run.alert(title=title, text=text)
+        raise HostedOnly(
+            "run.alert() returned offline; W&B delivers alerts (Slack, e-mail) from its service, "
+            "so nothing is sent before `wandb sync`", "https://docs.wandb.ai/guides/runs/alert/",
+        )
+
+    def best_run(self, ref: Mapping[str, str], metric: str) -> Mapping[str, str] | None:
+        """No offline query: checked on the SDK's surface, not by calling the service."""
+        local = api_names(self._wandb.Run, ("query", "search", "runs"))
+        raise HostedOnly(
+            f"wandb.Run has no run-query method (names matching query/search/runs: "
+            f"{', '.join(local) or 'none'}); queries go through wandb.Api "
+            f"(present: {hasattr(self._wandb, 'Api')}), a client of the W&B service, so an "
+            "offline run is queryable only after `wandb sync`", self.hosted_api_docs,
+        )
+
+    def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:
+        """The offline-run directory, what ``wandb sync <dir>`` uploads."""
+        return "run_dir", Path(ref["run_dir"])
+
     def finish(self) -> dict[str, str]:
         """Finish the run, then ``wandb.teardown()`` so the ``.wandb`` log is complete on disk.
 
@@ -257,7 +298,12 @@ class WandbAdapter(TrackerAdapter):
                 saved_files += [f.path for f in record.files.files if f.type == _USER_FILE_TYPE]
             elif kind == "artifact" and record.artifact.type == "dataset":
                 stored.datasets.append((record.artifact.name, record.artifact.digest))
-                stored.notes.append(_staged_bytes_note(record.artifact))
+                note, intact = _staged_bytes_note(record.artifact)
+                stored.notes.append(note)
+                if not intact:
+                    stored.unresolved.append(note)
+            elif kind == "alert":
+                stored.alerts.append(record.alert.title)
         stored.params.pop("_wandb", None)  # W&B's own run bookkeeping, never user config
         for name in saved_files:
             stored.artifacts[name] = sha256_file(run_dir / "files" / name)

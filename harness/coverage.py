@@ -1,24 +1,35 @@
 """Coverage probes: executable checks whose outcome, not a hand-written table, gives each verdict.
 
 One probe run per tool and scenario (``worker`` mode ``probe``) runs :func:`probe_workload` with
-system metrics forced on and logs two versions of a dataset; a fresh read-back process holding no
-credentials then reads it. :func:`verdicts` turns what happened into one entry per feature:
-``verified``, ``absent``, ``not testable offline`` (with a docs link) or ``error``.
+system metrics forced on, then calls each optional adapter feature for real: two versions of a
+dataset, a model-registry entry, an alert, and (after the run) a query for the best of several
+runs. A fresh read-back process holding no credentials then reads the store and copies the
+tool's offline bundle; a third process reads only that copy, originals hidden. :func:`verdicts`
+turns what happened into one entry per feature: ``verified``, ``absent``, ``not testable
+offline`` (with a docs link) or ``error`` (with the message).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-FEATURES = ("auth", "data-versioning", "monitoring")
+FEATURES = ("auth", "isolation", "data-versioning", "monitoring", "alerts", "model-registry",
+            "offline-sync", "query-api", "rest-api")
+STATUSES = ("verified", "absent", "not testable offline", "error")
 PROBE_SECONDS = 6.0
 PROBE_WORKLOAD = "harness.coverage:probe_workload"
+MODEL_FILE = "probe-model.bin"
+MODEL_NAME = "trackbench-probe-model"
+QUERY_METRIC = "probe_loss"
+QUERY_VALUES = (0.3, 0.1, 0.2)  # one short run each; the query must return the 0.1 run
+NOT_AS_RUN = "not enabled in this scenario as run"
 
 
 def probe_workload(tracker: Any, config: dict[str, Any]) -> None:
-    """Keep a core busy for a few seconds, logging a metric, so system monitors have a sample."""
+    """Keep a core busy for a few seconds, logging a metric, so system monitors have a sample;
+    then log the small model file the registry probe registers."""
     seconds = float(config.get("probe_seconds", PROBE_SECONDS))
     tracker.log_params({"probe": "coverage"})
     step = 0
@@ -30,15 +41,24 @@ def probe_workload(tracker: Any, config: dict[str, Any]) -> None:
             total += 1
         tracker.log_metrics({"probe/busy_loops": float(total)}, step=step)
         step += 1
+    path = tracker.workdir / MODEL_FILE
+    path.write_bytes(bytes(range(256)) * 16)
+    tracker.log_artifact(path)
 
 
 def _entry(status: str, evidence: str, docs: str | None = None) -> dict[str, Any]:
     return {"status": status, "evidence": evidence, "docs": docs}
 
 
-def _auth(read: Mapping[str, Any], hosted_auth_docs: str | None) -> dict[str, Any]:
+def _read_failed(read: Mapping[str, Any]) -> dict[str, Any] | None:
     if read.get("status") != "ok":
         return _entry("error", f"read-back failed: {read.get('error')}")
+    return None
+
+
+def _auth(read: Mapping[str, Any], hosted_auth_docs: str | None) -> dict[str, Any]:
+    if failed := _read_failed(read):
+        return failed
     if hosted_auth_docs:
         return _entry(
             "not testable offline",
@@ -52,17 +72,48 @@ def _auth(read: Mapping[str, Any], hosted_auth_docs: str | None) -> dict[str, An
     )
 
 
+def _isolation(read: Mapping[str, Any], hosted_auth_docs: str | None) -> dict[str, Any]:
+    if failed := _read_failed(read):
+        return failed
+    if hosted_auth_docs:
+        return _entry(
+            "not testable offline",
+            "the offline run is plain local files any process can read (read back without "
+            "credentials); per-user and per-project permissions exist only in the hosted service",
+            hosted_auth_docs,
+        )
+    return _entry(
+        "absent",
+        "a fresh process holding no credentials read the run's params, metrics and artifacts: "
+        "no permission separates one user's or experiment's data from another's",
+    )
+
+
+def _attempt_entry(probe: Mapping[str, Any] | None, found: list[str], what: str | None
+                   ) -> dict[str, Any]:
+    """Verdict for a feature call made in the probe run, with what the read-back found
+    (``what`` None: the feature leaves nothing in the store to look for)."""
+    probe = probe or {}
+    outcome, message = probe.get("outcome"), probe.get("message") or ""
+    seen = f"read back: {what} {', '.join(found)}" if found else f"read back: no {what} stored"
+    if outcome == "hosted":
+        text = f"{message}; {seen}" if what else message
+        return _entry("not testable offline", text, probe.get("docs"))
+    if outcome == "unsupported":
+        return _entry("absent", message)
+    if outcome != "logged":
+        return _entry("error", message or "probe call did not run")
+    if found:
+        return _entry("verified", f"{message}; {seen}")
+    return _entry("error", f"{message}, but {seen}")
+
+
 def _data_versioning(log: Mapping[str, Any], read: Mapping[str, Any]) -> dict[str, Any]:
     probe = log.get("dataset_probe") or {}
-    outcome = probe.get("outcome")
-    if outcome == "hosted":
-        return _entry("not testable offline", probe["message"], probe.get("docs"))
-    if outcome == "unsupported":
-        return _entry("absent", probe["message"])
-    if outcome != "logged":
-        return _entry("error", probe.get("message") or "dataset probe did not run")
-    if read.get("status") != "ok":
-        return _entry("error", f"read-back failed: {read.get('error')}")
+    if probe.get("outcome") != "logged":
+        return _attempt_entry(probe, [], "dataset")
+    if failed := _read_failed(read):
+        return failed
     digests = {d for name, d in read["stored"]["datasets"] if name == "probe-dataset"}
     if len(digests) >= 2:
         shown = ", ".join(sorted(d[:10] for d in digests))
@@ -73,8 +124,8 @@ def _data_versioning(log: Mapping[str, Any], read: Mapping[str, Any]) -> dict[st
 
 
 def _monitoring(read: Mapping[str, Any], seconds: float) -> dict[str, Any]:
-    if read.get("status") != "ok":
-        return _entry("error", f"read-back failed: {read.get('error')}")
+    if failed := _read_failed(read):
+        return failed
     series = read["stored"]["system_metrics"]
     points = sum(series.values())
     if points:
@@ -87,16 +138,103 @@ def _monitoring(read: Mapping[str, Any], seconds: float) -> dict[str, Any]:
     return _entry("absent", f"system metrics enabled, none stored in a {seconds:.0f} s run")
 
 
+def _stored(read: Mapping[str, Any], key: str) -> list[str]:
+    values = (read.get("stored") or {}).get(key) or []
+    return [":".join(map(str, v)) if isinstance(v, list | tuple) else str(v) for v in values]
+
+
+def _query(log: Mapping[str, Any]) -> dict[str, Any]:
+    probe = log.get("query_probe") or {}
+    if probe.get("outcome") == "found":
+        return _entry("verified", probe["message"])
+    if probe.get("outcome") == "wrong":
+        return _entry("error", probe["message"])
+    return _attempt_entry(probe, [], None)
+
+
+def _offline_sync(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not bundle:
+        return _entry("error", "no bundle check ran (the read-back failed)")
+    outcome = bundle.get("outcome")
+    if outcome != "copied":
+        return _attempt_entry(bundle, [], None)
+    read = bundle.get("read") or {}
+    where = (f"a copy of only {bundle['name']} ({bundle['files']} file(s), {bundle['bytes']} B), "
+             "read in a fresh directory and HOME with the originals moved away")
+    if read.get("status") != "ok":
+        return _entry("error", f"{where} could not be read: {read.get('error')}")
+    fid = read["fidelity"]
+    counts = ", ".join(f"{kind} {fid[kind]['kept']}/{fid[kind]['logged']}" for kind in fid)
+    gaps = [f"{kind}: {fid[kind]['missing']} missing, {fid[kind]['altered']} altered"
+            for kind in fid if fid[kind]["missing"] or fid[kind]["altered"]]
+    gaps += dict.fromkeys(read.get("unresolved") or [])  # one line per distinct gap
+    if not read.get("datasets_same", True):
+        gaps.append("dataset versions differ from the original store's")
+    if gaps:
+        return _entry("absent", f"incomplete: {where} kept {counts}; " + "; ".join(gaps))
+    return _entry("verified", f"{where} kept {counts}")
+
+
+def _rest_api(read: Mapping[str, Any], hosted_api_docs: str | None,
+              server: bool) -> dict[str, Any]:
+    if server:
+        return _entry("error", "this scenario runs a server but no REST probe result exists")
+    if failed := _read_failed(read):
+        return failed
+    if hosted_api_docs:
+        return _entry("not testable offline", "the offline run was written and read back as "
+                      "local files; the tool's REST API is served only by its hosted service",
+                      hosted_api_docs)
+    return _entry("absent", "no server in this scenario: the run was written and read back "
+                  "through local files, with no HTTP endpoint")
+
+
 def verdicts(
     log: Mapping[str, Any], read: Mapping[str, Any], hosted_auth_docs: str | None,
-    seconds: float = PROBE_SECONDS,
+    seconds: float = PROBE_SECONDS, *, hosted_api_docs: str | None = None,
+    server: bool = False, bundle: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """One entry per feature from the probe's log and read-back results."""
+    """One entry per feature from the probe's log, read-back and bundle-copy results."""
     if log.get("status") != "ok":
         failed = _entry("error", f"probe run {log.get('status')}: {log.get('error')}")
         return {feature: failed for feature in FEATURES}
     return {
         "auth": _auth(read, hosted_auth_docs),
+        "isolation": _isolation(read, hosted_auth_docs),
         "data-versioning": _data_versioning(log, read),
         "monitoring": _monitoring(read, seconds),
+        "alerts": _attempt_entry(log.get("alert_probe"), _stored(read, "alerts"), "alert"),
+        "model-registry": _attempt_entry(log.get("registry_probe"), _stored(read, "models"),
+                                         "model version"),
+        "offline-sync": _offline_sync(bundle),
+        "query-api": _query(log),
+        "rest-api": _rest_api(read, hosted_api_docs, server),
     }
+
+
+def merge(local: Mapping[str, Any], server: Mapping[str, Any]) -> dict[str, Any]:
+    """Server-probe entries replace local ones; where the server has auth the scenario as run
+    did not enable, the local evidence (a credential-less read succeeded) is kept beside it."""
+    merged = dict(local)
+    for feature, entry in server.items():
+        before = local.get(feature) or {}
+        if feature in ("auth", "isolation") and before.get("status") == "absent":
+            entry = {**entry, "evidence": f"{entry['evidence']}; {NOT_AS_RUN} "
+                     f"({before['evidence']})", "as_run": "absent"}
+        merged[feature] = entry
+    return merged
+
+
+def unknown_features(names: Iterable[str]) -> list[str]:
+    return [n for n in names if n not in FEATURES]
+
+
+def requirement_gaps(coverage: Mapping[str, Any], required: Iterable[str]
+                     ) -> dict[str, str]:
+    """Must-have features an entry does not meet (only ``verified`` meets one) -> its status."""
+    gaps = {}
+    for feature in required:
+        status = (coverage.get(feature) or {}).get("status", "not probed")
+        if status != "verified":
+            gaps[feature] = status
+    return gaps

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import adapters
+from harness import coverage
 from harness.runner import Plan
 
 
@@ -56,6 +57,8 @@ OPTIONS: tuple[Option, ...] = (
            action="append"),
     Option("timeout", "seconds before a cell is killed and recorded as timed out", 300.0, float),
     Option("no-probes", "skip the coverage probes", False, action="store_true"),
+    Option("require", "comma-separated must-have features; the report says which tool:scenario "
+           f"has every one verified (features: {', '.join(coverage.FEATURES)})", [], csv_list),
     Option("no-reliability", "skip the reliability checks (crash safety, server outage, bad "
            "input)", False, action="store_true"),
     Option("crash-at", "crash safety: SIGKILL the training process at this fraction of its "
@@ -106,6 +109,13 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
     if not 0 < get("crash-at") < 1:
         raise ValueError("--crash-at must be a fraction between 0 and 1 (exclusive)")
     quick = get("quick")
+    probes = not (get("no-probes") or quick)
+    require = list(dict.fromkeys(get("require") or []))
+    if unknown := coverage.unknown_features(require):
+        raise ValueError(f"unknown feature(s) for --require: {', '.join(unknown)}; valid: "
+                         f"{', '.join(coverage.FEATURES)}")
+    if require and not probes:
+        raise ValueError("--require needs the coverage probes (drop --no-probes / --quick)")
     config = key_values(get("workload-config"))
     if quick and get("workload") == "digits":
         config = {"epochs": QUICK_EPOCHS, **config}
@@ -117,7 +127,8 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
         workload=get("workload"),
         workload_config=config,
         timeout_s=get("timeout"),
-        probes=not (get("no-probes") or quick),
+        probes=probes,
+        require=require,
         reliability=not (get("no-reliability") or quick),
         crash_at=get("crash-at"),
         external={name.replace("-", "_"): get(name) for name in EXTERNAL if get(name)},

@@ -107,6 +107,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
          "profile": plan.profile, "repeats": plan.repeats, "workload": plan.workload,
          "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
          "probes": False, "reliability": False, "argv": ["pytest", "--benchmark"],
+         "require": list(plan.require),
          "warmup": list(runner.WARMUP)},
         {r["tool"]: r.get("tool_version") for r in records},
     )

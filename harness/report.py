@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from adapters import BASELINE
-from harness import charts, repeatability, report_bad_input, report_crash, report_offline
+from harness import (
+    charts,
+    repeatability,
+    report_bad_input,
+    report_coverage,
+    report_crash,
+    report_offline,
+    seed_claims,
+)
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
 from harness.proctree import SAMPLE_INTERVAL_S
@@ -113,7 +121,7 @@ def _summary(results: Mapping[str, Any]) -> list[str]:
     for (tool, scenario), cells in _groups(results).items():
         ok = _ok(cells)
         cov = cells[0].get("coverage") or {}
-        cov_text = ", ".join(f"{k}: {v['status']}" for k, v in cov.items()) or "-"
+        cov_text = report_coverage.status_summary(cov)
         if tool == BASELINE:
             overhead = [f"baseline: {spread(_values(ok, lambda c: c['e2e_s']), fmt_s)}", "-"]
         else:
@@ -310,30 +318,6 @@ def _fidelity(results: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _coverage(results: Mapping[str, Any]) -> list[str]:
-    probes = results.get("probes") or []
-    if not probes:
-        return ["Coverage probes were not run (`--no-probes`).", ""]
-    features = sorted({f for p in probes for f in (p.get("coverage") or {})})
-    rows = []
-    for probe in probes:
-        cov = probe.get("coverage") or {}
-        if not cov:
-            rows.append([cell_label(probe["tool"], probe["scenario"]),
-                         *[f"{probe['status']}: {probe.get('error') or ''}"] * len(features)])
-            continue
-        cells = []
-        for feature in features:
-            entry = cov.get(feature)
-            if entry is None:
-                cells.append("-")
-                continue
-            docs = f" ([docs]({entry['docs']}))" if entry.get("docs") else ""
-            cells.append(f"**{entry['status']}**: {entry['evidence']}{docs}")
-        rows.append([cell_label(probe["tool"], probe["scenario"]), *cells])
-    return md_table(["tool:scenario", *features], rows)
-
-
 def _server_probes(results: Mapping[str, Any]) -> list[str]:
     """The seed's REST endpoints and MLflow basic-auth, as probed on real servers."""
     probes = results.get("server_probes") or {}
@@ -521,9 +505,13 @@ METHOD = f"""\
   restarted on the same port and store while the client keeps logging; the client *raises* if
   any call or `finish` raised, *drops silently* if points are missing without an error,
   *retries* if every point was stored.
-- *Coverage*: one probe run per tool logs for {PROBE_SECONDS:.0f} s with the tool's system
-  metrics switched on and logs two versions of a dataset; the verdict comes from what the
-  read-back found.
+- *Coverage*: one probe run per tool and scenario logs for {PROBE_SECONDS:.0f} s with the
+  tool's system metrics switched on, then calls each optional feature for real (two versions of
+  a dataset, a model-registry version, an alert) and, after the run, logs three short runs and
+  asks the tool's query API for the one with the lowest metric. The credential-less read-back
+  decides what was kept; it also copies the tool's offline bundle, which a third process reads
+  alone (fresh directory and HOME, the original store and HOME moved away) and compares with the
+  ledger. *Seed claims* are checked against these verdicts, the REST probes and fidelity.
 - *Offline honesty*: every Python process of a cell (and the MLflow tracking server) starts with
   an audit hook on socket events that records each attempt to reach a non-loopback address
   (connect, datagram, DNS lookup; the machine's own hostname counts as local) and blocks it with
@@ -553,6 +541,7 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
         "## Summary",
         "",
         *_baseline_sentence(results),
+        *report_coverage.requirements_summary(results),
         *_summary(results),
     ]
     if chart_dir is not None and (chart := charts.overhead_chart(results, chart_dir)):
@@ -571,11 +560,12 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
         *_services(results),
         "## Fidelity", "", "Worst repeat shown: logged → read back from the tool's storage.", "",
         *_fidelity(results),
-        "## Coverage", "", *_coverage(results),
+        "## Coverage", "", *report_coverage.render(results),
         *_server_probes(results),
         *report_crash.render(results),
         *report_offline.render(results),
         *report_bad_input.render(results),
+        *seed_claims.render(results),
         "## Failures and findings", "", *_problems(results),
         "## Stability", "", *_stability(results),
     ]

@@ -48,6 +48,7 @@ class Plan:
     probes: bool = True
     reliability: bool = True  # crash safety, server outage, bad input (after the repeats)
     crash_at: float = 0.5  # crash safety: kill at this fraction of the log_metrics calls
+    require: list[str] = field(default_factory=list)  # must-have coverage features (--require)
     # A team's own services instead of the embedded ones: postgres_uri, s3_endpoint, s3_bucket,
     # s3_access_key, s3_secret_key, tracking_uri.
     external: dict[str, str] = field(default_factory=dict)
@@ -219,7 +220,8 @@ class CellRun:
         rec.update(status=log.get("status"), error=log.get("error"))
         rec.update({k: log.get(k) for k in (
             "import_s", "init_s", "workload_s", "finish_s", "e2e_s", "blocked_s", "calls",
-            "call_errors", "call_error_count", "dataset_probe", "hung_at_exit_s")})
+            "call_errors", "call_error_count", "dataset_probe", "registry_probe",
+            "alert_probe", "query_probe", "feature_probes_s", "hung_at_exit_s")})
         written = log.get("result_written_at")
         rec.update(
             process_wall_s=stats.wall_s,
@@ -238,6 +240,8 @@ class CellRun:
         if rec["status"] != "ok" or not getattr(self.cls, "stores_data", self.cls is not None):
             return
         spec = {**self.spec, "mode": "read", "ref": log["ref"]}
+        if self.probing:
+            spec["bundle_dir"] = str(self.dir / "bundle")
         read, _ = _worker(spec, self.dir, "read", self.timeout_s, self.env, self.exit_grace_s,
                           watch=self._watch("read"))
         rec["read_s"] = read.get("read_s")
@@ -254,7 +258,33 @@ class CellRun:
             rec["status"] = "failed"
             rec["error"] = f"read-back {read.get('status')}: {read.get('error')}"
         if self.probing:
-            rec["coverage"] = coverage.verdicts(log, read, self.cls.hosted_auth_docs)
+            started = time.perf_counter()
+            bundle = self._read_bundle(log, read.get("bundle"), read.get("stored"))
+            rec["offline_bundle"] = bundle
+            rec["bundle_read_s"] = time.perf_counter() - started
+            rec["coverage"] = coverage.verdicts(
+                log, read, self.cls.hosted_auth_docs, hosted_api_docs=self.cls.hosted_api_docs,
+                server=bool(self.services), bundle=bundle)
+
+    def _read_bundle(self, log: Mapping[str, Any], bundle: dict[str, Any] | None,
+                     original: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Read only the copied offline bundle, in a fresh dir and HOME, originals moved away."""
+        if not bundle or bundle.get("outcome") != "copied":
+            return bundle
+        for name in ("store", "home"):  # what the bundle may not lean on once carried away
+            (self.dir / name).rename(self.dir / f"{name}.hidden")
+        fresh = self.dir / "fresh"
+        spec = {**self.spec, "mode": "read", "ref": bundle["ref"], "storage_dir": bundle["dir"]}
+        out, _ = _worker(spec, fresh, "bundle-read", self.timeout_s, cell_env(fresh))
+        summary: dict[str, Any] = {"status": out.get("status"), "error": out.get("error")}
+        if out.get("status") == "ok":
+            stored = StoredRun(**out["stored"])
+            summary.update(
+                fidelity=fidelity.compare(Ledger.from_json(log["ledger"]), stored),
+                unresolved=stored.unresolved,
+                datasets_same=[list(d) for d in stored.datasets]
+                == [list(d) for d in (original or {}).get("datasets", [])])
+        return {**bundle, "read": summary}
 
     def network(self) -> dict[str, Any]:
         """What the offline guard caught in this cell's workers and its services' processes."""
@@ -326,7 +356,7 @@ def fmt_clock(seconds: float) -> str:
 
 # Plan fields a results file records, so ``--resume`` can rebuild the plan from it.
 RESUMABLE = ("profile", "repeats", "workload", "workload_config", "timeout_s", "exit_grace_s",
-             "probes", "reliability", "crash_at")
+             "probes", "reliability", "crash_at", "require")
 
 
 def plan_from_results(data: Mapping[str, Any], external: Mapping[str, str]) -> Plan:
@@ -369,6 +399,7 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
         "exit_grace_s": plan.exit_grace_s, "probes": plan.probes,
         "reliability": plan.reliability, "crash_at": plan.crash_at,
         "external": sorted(plan.external), "argv": sys.argv, "warmup": list(WARMUP),
+        "require": list(plan.require),
     }
     data = resume if resume is not None else results.new_results(invocation, versions)
     if resume is None and previous is not None:
@@ -420,10 +451,9 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
             elif record.get("service_error"):
                 skipped[cell.label] = ("failed", record["error"])
             if cell.mode == "probe":
-                record["coverage"] = {
-                    **(record.get("coverage") or {}),
-                    **server_probes.coverage_for(cell.label, data.get("server_probes", {})),
-                }
+                record["coverage"] = coverage.merge(
+                    record.get("coverage") or {},
+                    server_probes.coverage_for(cell.label, data.get("server_probes", {})))
                 coverage_by_label[cell.label] = record["coverage"]
                 data["probes"].append(record)
             else:

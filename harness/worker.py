@@ -5,10 +5,10 @@ whatever the tool prints on stdout cannot corrupt it. Modes:
 
 - ``log``: import the SDK, start a run, run the workload through the Tracker facade, finish; the
   timings and the ledger go back to the runner.
-- ``probe``: the same, on the coverage-probe workload, with system metrics forced on and two
-  versions of a dataset logged.
+- ``probe``: the same, on the coverage-probe workload, with system metrics forced on; then each
+  optional feature is called for real (see :mod:`harness.coverage`).
 - ``read``: in another fresh process, read back what the tool stored (nothing of the logging
-  process's memory survives), holding no credentials.
+  process's memory survives), holding no credentials; for a probe, also copy the offline bundle.
 - ``import``: only import the SDK (the runner's warm-up, unrecorded).
 - ``crash`` / ``outage``: ``log`` with a hook at a chosen ``log_metrics`` call (see
   :mod:`harness.kill_points`): SIGKILL itself, or let the runner take the tracking server down.
@@ -23,15 +23,18 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
 import time
 import traceback
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import adapters
 from adapters.base import AdapterSettings, HostedOnly, TrackerAdapter, Unsupported
-from harness import bad_input, kill_points, workloads
+from harness import bad_input, coverage, kill_points, workloads
 from harness.tracker import Tracker
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -93,20 +96,71 @@ def settings_from_spec(spec: dict[str, Any]) -> AdapterSettings:
     )
 
 
-def _dataset_probe(adapter: TrackerAdapter, workdir: Path) -> dict[str, Any]:
-    """Log two versions of one dataset file; the read-back decides whether they are told apart."""
-    path = workdir / "dataset.csv"
+def _attempt(call: Callable[[], Any], done: str) -> dict[str, Any]:
+    """Call one optional feature; the outcome (or what the tool raised) is the probe's record."""
     try:
-        for version in (1, 2):
-            path.write_text("x,y\n" + "".join(f"{i},{i * version}\n" for i in range(100)))
-            adapter.log_dataset(path, "probe-dataset")
+        call()
     except HostedOnly as exc:
         return {"outcome": "hosted", "message": str(exc), "docs": exc.docs_url}
     except Unsupported as exc:
         return {"outcome": "unsupported", "message": str(exc)}
     except Exception as exc:  # noqa: BLE001 - the probe reports whatever the tool raised
-        return {"outcome": "error", "message": f"{type(exc).__name__}: {exc}"}
-    return {"outcome": "logged", "message": "two versions logged"}
+        return {"outcome": "error", "message": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    return {"outcome": "logged", "message": done}
+
+
+def _dataset_probe(adapter: TrackerAdapter, workdir: Path) -> dict[str, Any]:
+    """Log two versions of one dataset file; the read-back decides whether they are told apart."""
+    path = workdir / "dataset.csv"
+
+    def log_two() -> None:
+        for version in (1, 2):
+            path.write_text("x,y\n" + "".join(f"{i},{i * version}\n" for i in range(100)))
+            adapter.log_dataset(path, "probe-dataset")
+
+    return _attempt(log_two, "two versions logged")
+
+
+def _feature_probes(adapter: TrackerAdapter, workdir: Path) -> dict[str, Any]:
+    """Dataset versions, a model-registry entry and an alert, inside the open probe run."""
+    model = workdir / coverage.MODEL_FILE
+    return {
+        "dataset_probe": _dataset_probe(adapter, workdir),
+        "registry_probe": _attempt(lambda: adapter.register_model(model, coverage.MODEL_NAME),
+                                   f"registered {coverage.MODEL_FILE} as "
+                                   f"{coverage.MODEL_NAME}"),
+        "alert_probe": _attempt(lambda: adapter.send_alert("trackbench probe", "alert test"),
+                                "alert call returned"),
+    }
+
+
+def _query_probe(adapter: TrackerAdapter, ref: dict[str, str], run_name: str) -> dict[str, Any]:
+    """Model selection as the seed describes it: log a few runs, ask the tool for the best.
+
+    The metric's name is unique to this probe, so runs of earlier probes on a shared server
+    cannot tie with this one's best."""
+    metric = f"{coverage.QUERY_METRIC}_{uuid.uuid4().hex[:8]}"
+    first = _attempt(lambda: adapter.best_run(ref, metric), "")
+    if first["outcome"] != "logged":  # no query API: do not pay for the extra runs
+        return first
+    refs = []
+    try:
+        for index, value in enumerate(coverage.QUERY_VALUES):
+            adapter.start_run(f"{run_name}-query-{index}", {})
+            adapter.log_metrics({metric: value}, step=0)
+            refs.append(adapter.finish())
+        found = adapter.best_run(ref, metric)
+    except Exception as exc:  # noqa: BLE001 - the probe reports whatever the tool raised
+        return {"outcome": "error", "message": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    best = min(coverage.QUERY_VALUES)
+    expected = refs[coverage.QUERY_VALUES.index(best)]
+    where = (f"the probe run and {len(refs)} short runs logging {metric} "
+             f"({', '.join(map(str, coverage.QUERY_VALUES))})")
+    if found is not None and dict(found) == expected:
+        return {"outcome": "found", "message": f"the query over {where} returned the run with "
+                f"the lowest {metric} ({best})"}
+    return {"outcome": "wrong", "message": f"the query over {where} returned {found}, "
+            f"expected {expected}"}
 
 
 def run_log(spec: dict[str, Any]) -> dict[str, Any]:
@@ -132,11 +186,15 @@ def run_log(spec: dict[str, Any]) -> dict[str, Any]:
     extra = hook(spec, adapter, tracker) if hook is not None and adapter is not None else None
     workload(tracker, dict(spec["workload_config"]))
     worked = time.perf_counter()
-    if spec["mode"] == "probe" and adapter is not None:
-        result["dataset_probe"] = _dataset_probe(adapter, workdir)
+    probing = spec["mode"] == "probe" and adapter is not None
+    if probing:
+        result.update(_feature_probes(adapter, workdir))
     probed = time.perf_counter()
     result["ref"] = adapter.finish() if adapter is not None else {}
     finished = time.perf_counter()
+    if probing:
+        result["query_probe"] = _query_probe(adapter, result["ref"], spec["run_name"])
+        result["feature_probes_s"] = (probed - worked) + (time.perf_counter() - finished)
     result.update(
         import_s=imported - start,
         init_s=initialised - imported,
@@ -177,12 +235,37 @@ def run_read(spec: dict[str, Any]) -> dict[str, Any]:
     adapter = adapter_cls(settings_from_spec(spec))
     start = time.perf_counter()
     stored = adapter.read_back(spec["ref"])  # imports only what reading needs
-    return {
+    result = {
         "status": "ok",
         "error": None,
         "read_s": time.perf_counter() - start,
         "stored": dataclasses.asdict(stored),
     }
+    if spec.get("bundle_dir"):
+        started = time.perf_counter()
+        result["bundle"] = _copy_bundle(adapter, spec["ref"], Path(spec["bundle_dir"]))
+        result["bundle"]["copy_s"] = time.perf_counter() - started
+    return result
+
+
+def _copy_bundle(adapter: TrackerAdapter, ref: dict[str, str], dest: Path) -> dict[str, Any]:
+    """Copy only the tool's offline bundle, as a user would carry it to a connected machine."""
+    found: list[tuple[str, Path]] = []
+    probe = _attempt(lambda: found.append(adapter.offline_bundle(ref)), "")
+    if probe["outcome"] != "logged":
+        return probe
+    key, source = found[0]
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / source.name
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=False)
+        files = [f for f in target.rglob("*") if f.is_file()]
+    else:
+        shutil.copy2(source, target)
+        files = [target]
+    return {"outcome": "copied", "name": source.name, "files": len(files),
+            "bytes": sum(f.stat().st_size for f in files), "dir": str(dest),
+            "ref": {**ref, key: str(target)}}
 
 
 def main(argv: list[str] | None = None) -> int:

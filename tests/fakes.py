@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from adapters.base import StoredRun, TrackerAdapter, sha256_file
+from adapters.base import HostedOnly, StoredRun, TrackerAdapter, sha256_file
 
 
 class JsonFileAdapter(TrackerAdapter):
@@ -83,6 +83,56 @@ class LossyAdapter(JsonFileAdapter):
         super().log_artifact(path, name)
         target = self.settings.storage_dir / "files" / name
         target.write_bytes(target.read_bytes()[:-1])
+
+
+class FeatureAdapter(JsonFileAdapter):
+    """Has a model registry and a run query; alerts live in a "hosted service"; its offline
+    bundle is the run's JSON alone, so artifact bytes (kept beside it) do not travel with it."""
+
+    name = "features"
+    ALERT_DOCS = "https://example.org/alerts"
+
+    def start_run(self, name: str, config: Mapping[str, Any]) -> None:
+        self.run_name = name
+        self.data = {"params": {}, "metrics": {}, "artifacts": {}, "models": []}
+        (self.settings.storage_dir / "files").mkdir(exist_ok=True)
+
+    def register_model(self, path: Path, name: str) -> None:
+        self.data["models"].append([name, str(len(self.data["models"]) + 1)])
+
+    def send_alert(self, title: str, text: str) -> None:
+        raise HostedOnly("alerts are sent by the hosted service", self.ALERT_DOCS)
+
+    def best_run(self, ref: Mapping[str, str], metric: str) -> Mapping[str, str] | None:
+        scored = []
+        for path in sorted(Path(ref["path"]).parent.glob("*.json")):
+            points = json.loads(path.read_text())["metrics"].get(metric)
+            if points:
+                scored.append((points[-1][1], str(path)))
+        return {"path": min(scored)[1]} if scored else None
+
+    def offline_bundle(self, ref: Mapping[str, str]) -> tuple[str, Path]:
+        return "path", Path(ref["path"])
+
+    def finish(self) -> dict[str, str]:
+        path = self.settings.storage_dir / f"{self.run_name}.json"
+        path.write_text(json.dumps(self.data))
+        return {"path": str(path)}
+
+    def read_back(self, ref: Mapping[str, str]) -> StoredRun:
+        data = json.loads(Path(ref["path"]).read_text())
+        files = Path(ref["path"]).parent / "files"
+        stored = StoredRun(
+            params=data["params"],
+            metrics={k: [(int(s), v) for s, v in pts] for k, pts in data["metrics"].items()},
+            models=[tuple(m) for m in data["models"]],
+        )
+        for name in data["artifacts"]:
+            if (files / name).is_file():
+                stored.artifacts[name] = sha256_file(files / name)
+            else:
+                stored.unresolved.append(f"artifact {name!r}: its bytes are not beside the run")
+        return stored
 
 
 class MissingAdapter(JsonFileAdapter):

@@ -37,7 +37,8 @@ def test_report_states_what_was_lost() -> None:
 
 def test_report_shows_coverage_evidence() -> None:
     text = report.render(results.load(FIXED))
-    assert "**absent**: jsonfile has no dataset-versioning call" in text
+    assert "| **absent** | jsonfile has no dataset-versioning call |" in text
+    assert "MissingAdapter:default: probe unavailable: ModuleNotFoundError" in text
     assert "system metrics enabled, none stored" in text
 
 

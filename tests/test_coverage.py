@@ -1,0 +1,380 @@
+"""Coverage probes: verdicts come from what the probes did; the report shows them with their
+evidence, checks the seed's claims against them, and applies ``--require``."""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import adapters
+from harness import coverage, options, report, results, runner, seed_claims, server_probes
+from harness.runner import Cell, Plan
+from harness.services.pool import ServicePool
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = "https://example.org/docs"
+STORED = {"datasets": [], "system_metrics": {}, "models": [], "alerts": []}
+READ = {"status": "ok", "stored": STORED}
+FAILED_READ = {"status": "failed", "error": "OSError: store gone"}
+
+
+def _fid(kept: int, logged: int) -> dict[str, Any]:
+    kind = {"logged": logged, "kept": kept, "missing": logged - kept, "altered": 0}
+    return {"params": {**kind, "logged": 1, "kept": 1, "missing": 0},
+            "points": {**kind, "logged": 5, "kept": 5, "missing": 0}, "artifacts": kind}
+
+
+def _bundle(read: dict[str, Any]) -> dict[str, Any]:
+    return {"outcome": "copied", "name": "run-dir", "files": 3, "bytes": 100, "read": read}
+
+
+def _with(**stored: Any) -> dict[str, Any]:
+    return {"status": "ok", "stored": {**STORED, **stored}}
+
+
+# (feature, probe-log additions, read-back, verdicts() keywords, expected status)
+CASES = [
+    ("auth", {}, READ, {}, "absent"),
+    ("auth", {}, READ, {"hosted_auth_docs": DOCS}, "not testable offline"),
+    ("auth", {}, FAILED_READ, {}, "error"),
+    ("isolation", {}, READ, {}, "absent"),
+    ("isolation", {}, READ, {"hosted_auth_docs": DOCS}, "not testable offline"),
+    ("isolation", {}, FAILED_READ, {}, "error"),
+    ("data-versioning", {"dataset_probe": {"outcome": "logged", "message": "two"}},
+     _with(datasets=[["probe-dataset", "aaa"], ["probe-dataset", "bbb"]]), {}, "verified"),
+    ("data-versioning", {"dataset_probe": {"outcome": "logged", "message": "two"}},
+     _with(datasets=[["probe-dataset", "aaa"], ["probe-dataset", "aaa"]]), {}, "absent"),
+    ("data-versioning", {"dataset_probe": {"outcome": "hosted", "message": "m", "docs": DOCS}},
+     READ, {}, "not testable offline"),
+    ("data-versioning", {"dataset_probe": {"outcome": "error", "message": "boom"}}, READ, {},
+     "error"),
+    ("monitoring", {}, _with(system_metrics={"cpu": 4}), {}, "verified"),
+    ("monitoring", {}, READ, {}, "absent"),
+    ("monitoring", {}, FAILED_READ, {}, "error"),
+    ("alerts", {"alert_probe": {"outcome": "logged", "message": "sent"}}, _with(alerts=["t"]),
+     {}, "verified"),
+    ("alerts", {"alert_probe": {"outcome": "unsupported", "message": "no call"}}, READ, {},
+     "absent"),
+    ("alerts", {"alert_probe": {"outcome": "hosted", "message": "m", "docs": DOCS}}, READ, {},
+     "not testable offline"),
+    ("alerts", {"alert_probe": {"outcome": "logged", "message": "sent"}}, READ, {}, "error"),
+    ("model-registry", {"registry_probe": {"outcome": "logged", "message": "ok"}},
+     _with(models=[["m", "1"]]), {}, "verified"),
+    ("model-registry", {"registry_probe": {"outcome": "unsupported", "message": "none"}}, READ,
+     {}, "absent"),
+    ("model-registry", {"registry_probe": {"outcome": "hosted", "message": "m", "docs": DOCS}},
+     READ, {}, "not testable offline"),
+    ("model-registry", {"registry_probe": {"outcome": "error", "message": "KeyError"}}, READ, {},
+     "error"),
+    ("offline-sync", {}, READ, {"bundle": _bundle({"status": "ok", "fidelity": _fid(1, 1)})},
+     "verified"),
+    ("offline-sync", {}, READ, {"bundle": _bundle({"status": "ok", "fidelity": _fid(0, 1)})},
+     "absent"),
+    ("offline-sync", {}, READ, {"bundle": _bundle({"status": "ok", "fidelity": _fid(1, 1),
+                                                    "unresolved": ["bytes staged elsewhere"]})},
+     "absent"),
+    ("offline-sync", {}, READ, {"bundle": {"outcome": "unsupported", "message": "no mode"}},
+     "absent"),
+    ("offline-sync", {}, READ, {"bundle": {"outcome": "hosted", "message": "m", "docs": DOCS}},
+     "not testable offline"),
+    ("offline-sync", {}, READ, {"bundle": _bundle({"status": "failed", "error": "bad zip"})},
+     "error"),
+    ("query-api", {"query_probe": {"outcome": "found", "message": "found"}}, READ, {},
+     "verified"),
+    ("query-api", {"query_probe": {"outcome": "unsupported", "message": "none"}}, READ, {},
+     "absent"),
+    ("query-api", {"query_probe": {"outcome": "hosted", "message": "m", "docs": DOCS}}, READ, {},
+     "not testable offline"),
+    ("query-api", {"query_probe": {"outcome": "wrong", "message": "other run"}}, READ, {},
+     "error"),
+    ("rest-api", {}, READ, {}, "absent"),
+    ("rest-api", {}, READ, {"hosted_api_docs": DOCS}, "not testable offline"),
+    ("rest-api", {}, READ, {"server": True}, "error"),
+]
+
+
+@pytest.mark.parametrize("feature, log, read, kwargs, expected", CASES,
+                         ids=[f"{c[0]}-{c[4]}-{i}" for i, c in enumerate(CASES)])
+def test_each_verdict_follows_what_the_probe_did(feature: str, log: dict, read: dict,
+                                                 kwargs: dict, expected: str) -> None:
+    kwargs = dict(kwargs)
+    auth_docs = kwargs.pop("hosted_auth_docs", None)
+    entry = coverage.verdicts({"status": "ok", **log}, read, auth_docs, **kwargs)[feature]
+    assert entry["status"] == expected, entry
+    assert entry["evidence"]
+    if expected == "not testable offline":
+        assert entry["docs"] == DOCS
+
+
+def test_every_feature_reaches_every_status() -> None:
+    reached = {(c[0], c[4]) for c in CASES}
+    server_only = {("rest-api", "verified"), ("auth", "verified"), ("isolation", "verified")}
+    # System metrics are recorded by the client, whatever the service: always testable.
+    local_only = {("monitoring", "not testable offline")}
+    wanted = {(f, s) for f in coverage.FEATURES for s in coverage.STATUSES}
+    assert wanted - reached == server_only | local_only  # server ones: tested with real servers
+
+
+def test_a_failed_probe_run_is_an_error_everywhere() -> None:
+    out = coverage.verdicts({"status": "timeout", "error": "no result"}, {}, None)
+    assert set(out) == set(coverage.FEATURES)
+    assert {e["status"] for e in out.values()} == {"error"}
+
+
+def test_server_auth_keeps_the_scenario_as_run_beside_it() -> None:
+    local = coverage.verdicts({"status": "ok"}, READ, None, server=True)
+    server = {"auth": {"status": "verified", "evidence": "with --app-name basic-auth: 401",
+                       "docs": DOCS},
+              "rest-api": {"status": "verified", "evidence": "7/9 work", "docs": None}}
+    merged = coverage.merge(local, server)
+    assert merged["auth"]["status"] == "verified"
+    assert coverage.NOT_AS_RUN in merged["auth"]["evidence"]
+    assert merged["auth"]["as_run"] == "absent"
+    assert merged["rest-api"]["status"] == "verified"
+    assert merged["isolation"]["status"] == "absent"
+
+
+def test_probe_through_real_worker_processes(tmp_path: Path) -> None:
+    """A fake with a registry, a query API, hosted alerts and a bundle lacking the bytes."""
+    tool = "tests.fakes:FeatureAdapter"
+    rec = runner.run_cell(Cell(tool, "default", 0, "probe"), Plan(tools=[tool]), tmp_path)
+    got = {f: e["status"] for f, e in rec["coverage"].items()}
+    assert got == {
+        "auth": "absent", "isolation": "absent", "data-versioning": "absent",
+        "monitoring": "absent", "alerts": "not testable offline", "model-registry": "verified",
+        "offline-sync": "absent", "query-api": "verified", "rest-api": "absent",
+    }
+    sync = rec["coverage"]["offline-sync"]["evidence"]
+    assert "artifacts 0/1" in sync and "its bytes are not beside the run" in sync
+    assert re.search(r"lowest probe_loss_\w{8} \(0.1\)", rec["coverage"]["query-api"]["evidence"])
+    assert rec["coverage"]["alerts"]["docs"] == "https://example.org/alerts"
+
+
+# ---------------------------------------------------------------- real tools
+
+def _in(text: str) -> Any:
+    return lambda evidence: text in evidence
+
+
+EXPECTED: dict[str, dict[str, tuple[str, Any]]] = {
+    "mlflow:sqlite": {
+        "auth": ("absent", None), "isolation": ("absent", None),
+        "data-versioning": ("verified", None), "monitoring": ("verified", None),
+        "alerts": ("absent", _in("no alert or notification call")),
+        "model-registry": ("verified", _in("trackbench-probe-model:1")),
+        "offline-sync": ("absent", _in("MLflow has no offline mode")),
+        "query-api": ("verified", lambda e: re.search(r"lowest probe_loss_\w{8} \(0.1\)", e)),
+        "rest-api": ("absent", _in("no server in this scenario")),
+    },
+    "mlflow:server-sqlite": {
+        "auth": ("verified", _in("not enabled in this scenario as run")),
+        "isolation": ("verified", _in("bob")),
+        "data-versioning": ("verified", None), "monitoring": ("verified", None),
+        "alerts": ("absent", None), "model-registry": ("verified", None),
+        "offline-sync": ("absent", None), "query-api": ("verified", None),
+        "rest-api": ("verified", _in("endpoint probes work")),
+    },
+    "wandb:offline": {
+        "auth": ("not testable offline", None), "isolation": ("not testable offline", None),
+        "data-versioning": ("verified", None), "monitoring": ("verified", None),
+        "alerts": ("not testable offline", _in("read back: alert trackbench probe")),
+        "model-registry": ("not testable offline", _in("run.link_model() offline raised")),
+        # The dataset's bytes are staged in W&B's data dir under HOME, outside the run dir.
+        "offline-sync": ("absent", _in("missing or differ")),
+        "query-api": ("not testable offline", _in("wandb.Run has no run-query method")),
+        "rest-api": ("not testable offline", None),
+    },
+    "neptune:offline": {
+        "auth": ("not testable offline", None), "isolation": ("not testable offline", None),
+        "data-versioning": ("not testable offline", None), "monitoring": ("verified", None),
+        "alerts": ("absent", _in("no alert or notification call")),
+        "model-registry": ("not testable offline", _in("can't be initialized in OFFLINE")),
+        # Uploads are path references: the bundle holds no artifact bytes.
+        "offline-sync": ("absent", _in("artifacts 0/1")),
+        "query-api": ("not testable offline", _in("init_project(mode='offline') raised")),
+        "rest-api": ("not testable offline", None),
+    },
+    "comet:offline": {
+        "auth": ("not testable offline", None), "isolation": ("not testable offline", None),
+        "data-versioning": ("not testable offline", None), "monitoring": ("verified", None),
+        "alerts": ("not testable offline", _in("read back: no alert stored")),
+        "model-registry": ("not testable offline", _in("model version trackbench-probe-model")),
+        "offline-sync": ("verified", _in("artifacts 1/1")),
+        "query-api": ("not testable offline", _in("OfflineExperiment has no run-query method")),
+        "rest-api": ("not testable offline", None),
+    },
+}
+EXPECTED["mlflow:file"] = {**EXPECTED["mlflow:sqlite"]}
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicePool]:
+    root = tmp_path_factory.mktemp("services")
+    services = ServicePool(root / "work", root / "logs", {}, progress=lambda _: None)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """Cells under a short path: wandb-symon's unix socket in TMPDIR fails past ~65 chars."""
+    path = Path(tempfile.mkdtemp(prefix="tbc-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("label", sorted(EXPECTED))
+def test_real_tool_probe_verdicts_and_report(label: str, short_tmp: Path,
+                                             pool: ServicePool) -> None:
+    tool, _, scenario = label.partition(":")
+    pytest.importorskip(tool if tool != "comet" else "comet_ml",
+                        reason=f"{tool} is not installed (pip install .[tools])")
+    names = adapters.load(tool).services_for(scenario)
+    plan = Plan(tools=[tool], scenarios=[label])
+    record = runner.run_cell(Cell(tool, scenario, 0, "probe"), plan, short_tmp,
+                             pool.get(names) if names else None)
+    assert record["status"] == "ok", record.get("error")
+    server = server_probes.run([(tool, scenario)], pool, short_tmp / "srv", short_tmp / "logs",
+                               lambda _: None) if names else {}
+    record["coverage"] = coverage.merge(record["coverage"],
+                                        server_probes.coverage_for(label, server))
+    for feature, (status, check) in EXPECTED[label].items():
+        entry = record["coverage"][feature]
+        assert entry["status"] == status, (feature, entry)
+        assert check is None or check(entry["evidence"]), (feature, entry["evidence"])
+    data = results.new_results({"tools": [tool], "scenarios": [label], "profile": "lean",
+                                "repeats": 1, "workload": "digits", "require": ["query-api"]},
+                               {tool: record["tool_version"]})
+    data["probes"] = [record]
+    text = report.render(data)
+    for feature, entry in record["coverage"].items():
+        assert f"| {label} | **{entry['status']}** | {entry['evidence'][:40]}" in text, feature
+    meets = EXPECTED[label]["query-api"][0] == "verified"
+    summary = text.split("## Overhead")[0]
+    assert (f"met by **{label}**" in summary) == meets
+    assert (f"- {label}: query-api {EXPECTED[label]['query-api'][0]}" in summary) != meets
+    data["invocation"]["require"] = ["auth"]
+    summary = report.render(data).split("## Overhead")[0]
+    if EXPECTED[label]["auth"][0] == "verified":  # a server: auth exists, off as run
+        assert f"met by **{label}** (auth verified, but off as run)." in summary
+
+
+# ---------------------------------------------------------------- --require
+
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_require_unknown_feature_is_a_usage_error() -> None:
+    out = _cli("run", "--require", "auth,telepathy")
+    assert out.returncode == 2
+    assert "unknown feature(s) for --require: telepathy" in out.stderr
+    assert ", ".join(coverage.FEATURES) in out.stderr
+
+
+def test_require_without_probes_is_a_usage_error() -> None:
+    out = _cli("run", "--require", "auth", "--no-probes")
+    assert out.returncode == 2 and "needs the coverage probes" in out.stderr
+
+
+def test_require_is_a_pytest_option_too() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    options.add_to(parser.add_argument, prefix="trackbench_")
+    values = vars(parser.parse_args(["--trackbench-require", "auth,query-api"]))
+    assert options.plan_from(values, prefix="trackbench_").require == ["auth", "query-api"]
+    values = vars(parser.parse_args(["--trackbench-require", "nope"]))
+    with pytest.raises(ValueError, match="unknown feature"):
+        options.plan_from(values, prefix="trackbench_")
+
+
+def test_require_marks_who_meets_the_must_haves(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    run = _cli("run", "--tools", "tests.fakes:FeatureAdapter,tests.fakes:JsonFileAdapter",
+               "--workload", "tests.fakes:small_workload", "--repeats", "1",
+               "--no-reliability", "--require", "model-registry,query-api",
+               "--out", str(out_dir))
+    assert run.returncode == 0, run.stderr
+    data = results.load(out_dir / "results.json")
+    assert data["invocation"]["require"] == ["model-registry", "query-api"]
+    summary = (out_dir / "REPORT.md").read_text().split("## Overhead")[0]
+    assert "met by **tests.fakes:FeatureAdapter:default**." in summary
+    assert ("- tests.fakes:JsonFileAdapter:default: model-registry absent, query-api absent"
+            in summary)
+
+
+# ---------------------------------------------------------------- seed claims
+
+SEED_FILE = Path("/work/shared") / seed_claims.SEED
+
+
+@pytest.mark.skipif(not SEED_FILE.exists(), reason="the seed document is not on this machine")
+def test_each_claim_quotes_the_seed_at_its_line() -> None:
+    lines = SEED_FILE.read_text().splitlines()
+    for claim in seed_claims.CLAIMS:
+        assert claim.source in lines[claim.line - 1], (claim.line, claim.source)
+
+
+def _results_with(coverage_by_label: dict[str, dict[str, str]]) -> dict[str, Any]:
+    data = results.new_results({"tools": [], "scenarios": [], "profile": "lean", "repeats": 1,
+                                "workload": "digits"}, {})
+    for label, statuses in coverage_by_label.items():
+        tool, _, scenario = label.partition(":")
+        data["probes"].append({
+            "tool": tool, "scenario": scenario, "status": "ok",
+            "coverage": {f: {"status": s, "evidence": f"{f} measured", "docs": None}
+                         for f, s in statuses.items()}})
+    return data
+
+
+def _row(text: str, source: str) -> str:
+    return next(line for line in text.splitlines() if source in line and line.startswith("| L"))
+
+
+def test_seed_claims_follow_the_results() -> None:
+    data = _results_with({"mlflow:sqlite": {"data-versioning": "verified", "alerts": "absent"},
+                          "neptune:offline": {"alerts": "absent", "auth": "not testable offline"}})
+    text = "\n".join(seed_claims.render(data))
+    assert _row(text, "Data versioning - no in-built").endswith("| **contradicted** |")
+    assert _row(text, "alerts are required").endswith("| **confirmed** |")
+    assert _row(text, "Nepture.ai").endswith("| **contradicted** |")
+    assert "[alerts](#coverage-alerts): absent in mlflow:sqlite" in text
+    flipped = copy.deepcopy(data)
+    flipped["probes"][0]["coverage"]["data-versioning"]["status"] = "absent"
+    flipped["probes"][0]["coverage"]["alerts"]["status"] = "verified"
+    text = "\n".join(seed_claims.render(flipped))
+    assert _row(text, "Data versioning - no in-built").endswith("| **confirmed** |")
+    assert _row(text, "alerts are required").endswith("| **contradicted** |")
+
+
+def test_seed_endpoint_claims_follow_the_rest_probe() -> None:
+    data = _results_with({})
+    probe = {"method": "GET", "endpoint": "/api/2.0/mlflow/experiments/list", "status": 404,
+             "outcome": "gone", "named_in_seed": True, "evidence": "404",
+             "replaced_by": "POST /api/2.0/mlflow/experiments/search"}
+    data["server_probes"] = {"rest_api": {"mlflow:server-sqlite": [probe]}, "auth": None}
+    text = "\n".join(seed_claims.render(data))
+    row = _row(text, "experiments/list")
+    assert "HTTP 404 (gone), replaced by POST" in row and row.endswith("| **contradicted** |")
+    probe.update(status=200, outcome="works")
+    assert _row("\n".join(seed_claims.render(data)), "experiments/list").endswith(
+        "| **confirmed** |")
+
+
+def test_report_renders_old_results_without_the_new_keys() -> None:
+    data = results.load(Path(__file__).parent / "data" / "results_fixed.json")
+    text = report.render(data)
+    assert "## Seed claims" in text and "Must-haves" not in text
