@@ -48,6 +48,9 @@ class StoredRun:
     artifacts: dict[str, str] = field(default_factory=dict)  # name -> sha256 of stored bytes
     system_metrics: dict[str, int] = field(default_factory=dict)  # series -> number of points
     datasets: list[tuple[str, str]] = field(default_factory=list)  # (name, version digest)
+    # Per ``datasets`` entry: sha256 of the bytes the tool's stored reference leads to now
+    # (None: nothing reachable). Empty when the adapter does not follow its references.
+    dataset_sha256: list[str | None] = field(default_factory=list)
     models: list[tuple[str, str]] = field(default_factory=list)  # (registered name, version)
     alerts: list[str] = field(default_factory=list)  # titles of alerts kept with the run
     # Items the run refers to whose bytes the storage does not hold (e.g. staged elsewhere).

@@ -47,6 +47,22 @@ SYSTEM_PREFIX = "system/"
 ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 
+def _source_sha256(dataset_input: Any, notes: list[str]) -> str | None:
+    """sha256 of what MLflow's own reference to a dataset version leads to now: ``log_input``
+    keeps the source (here a path) and a digest, not the bytes, so this loads the source."""
+    from mlflow.data import get_source
+
+    dataset = dataset_input.dataset
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = Path(get_source(dataset_input).load(dst_path=tmp))
+        except Exception as exc:  # noqa: BLE001 - an unreachable source is the finding
+            notes.append(f"dataset {dataset.name!r} version {dataset.digest}: its source "
+                         f"{dataset.source} could not be loaded ({type(exc).__name__})")
+            return None
+        return sha256_file(local) if local.is_file() else None
+
+
 class MlflowAdapter(TrackerAdapter):
     name = "mlflow"
     distribution = "mlflow"
@@ -234,7 +250,9 @@ class MlflowAdapter(TrackerAdapter):
                                     f"{sorted(served)} vs {sorted(stored.artifacts)}")
         else:
             stored.artifacts = _artifacts_through_mlflow(ref, run.info.run_id)
-        stored.datasets = [(d.dataset.name, d.dataset.digest) for d in run.inputs.dataset_inputs]
+        for dataset_input in run.inputs.dataset_inputs:
+            stored.datasets.append((dataset_input.dataset.name, dataset_input.dataset.digest))
+            stored.dataset_sha256.append(_source_sha256(dataset_input, stored.notes))
         stored.models = _registered_versions(client, run.info.run_id, stored.notes)
         stored.notes.append("params are stored as strings (MLflow's param model)")
         return stored

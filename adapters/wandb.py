@@ -121,6 +121,15 @@ def _staged_bytes_note(artifact: ArtifactRecord) -> tuple[str, bool]:
     ), intact
 
 
+def _staged_sha256(artifact: ArtifactRecord) -> str | None:
+    """sha256 of the bytes a one-file dataset version's manifest points to: W&B's staged copy
+    in its data dir, kept per version until `wandb sync` (None: gone, or not one file)."""
+    entries = artifact.manifest.contents
+    if len(entries) != 1 or not Path(entries[0].local_path).is_file():
+        return None
+    return sha256_file(Path(entries[0].local_path))
+
+
 def _intact_records(path: Path, notes: list[str]) -> Iterator[Record]:
     """The records up to the first damaged chunk (a log cut short by a killed process); the
     damage is noted, not raised."""
@@ -298,6 +307,7 @@ class WandbAdapter(TrackerAdapter):
                 saved_files += [f.path for f in record.files.files if f.type == _USER_FILE_TYPE]
             elif kind == "artifact" and record.artifact.type == "dataset":
                 stored.datasets.append((record.artifact.name, record.artifact.digest))
+                stored.dataset_sha256.append(_staged_sha256(record.artifact))
                 note, intact = _staged_bytes_note(record.artifact)
                 stored.notes.append(note)
                 if not intact:

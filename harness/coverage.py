@@ -109,18 +109,43 @@ def _attempt_entry(probe: Mapping[str, Any] | None, found: list[str], what: str 
 
 
 def _data_versioning(log: Mapping[str, Any], read: Mapping[str, Any]) -> dict[str, Any]:
+    """Told apart (distinct ids) and retrievable: some stored reference still leads to the first
+    version's bytes, after the probe overwrote the file in place with the second version and
+    its scratch dir was deleted (a reference to the user's file is then not enough)."""
     probe = log.get("dataset_probe") or {}
     if probe.get("outcome") != "logged":
         return _attempt_entry(probe, [], "dataset")
     if failed := _read_failed(read):
         return failed
-    digests = {d for name, d in read["stored"]["datasets"] if name == "probe-dataset"}
-    if len(digests) >= 2:
-        shown = ", ".join(sorted(d[:10] for d in digests))
-        return _entry("verified", f"2 versions of one dataset stored with distinct ids ({shown})")
+    stored = read["stored"]
+    digests = {d for name, d in stored["datasets"] if name == "probe-dataset"}
     if len(digests) == 1:
         return _entry("absent", "two different versions were stored under one id")
-    return _entry("error", "two versions were logged but none was read back")
+    if not digests:
+        return _entry("error", "two versions were logged but none was read back")
+    told = (f"2 versions of one dataset told apart by distinct ids "
+            f"({', '.join(sorted(d[:10] for d in digests))})")
+    followed = stored.get("dataset_sha256") or []
+    if len(followed) != len(stored["datasets"]):
+        return _entry("error", f"{told}; the read-back did not follow the stored references to "
+                      "the versions' bytes, so retrieval is unchecked")
+    first, second = probe["sha256"]
+    reached = {sha for (name, _), sha in zip(stored["datasets"], followed, strict=True)
+               if name == "probe-dataset"}
+    if first in reached:
+        both = " (and the second's)" if second in reached else ""
+        return _entry("verified", f"{told}; the first version's bytes{both} are retrievable "
+                      "through the tool's stored reference (sha256 matches), after the file was "
+                      "overwritten in place and then deleted with the probe's scratch dir")
+    if second in reached:
+        led = "leads to the file as changed in place, now the second version's bytes"
+    elif reached - {None}:
+        led = "leads to bytes matching neither version"
+    else:
+        led = ("leads to nothing: the file, overwritten in place by the second version, was then "
+               "deleted with the probe's scratch dir")
+    return _entry("absent", f"{told}, but only a reference to the source is kept: the first "
+                  f"version's bytes are gone once the file changes (the stored reference {led})")
 
 
 def _monitoring(read: Mapping[str, Any], seconds: float) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import adapters
-from adapters.base import AdapterSettings, HostedOnly, TrackerAdapter, Unsupported
+from adapters.base import AdapterSettings, HostedOnly, TrackerAdapter, Unsupported, sha256_file
 from harness import bad_input, coverage, kill_points, workloads
 from harness.tracker import Tracker
 
@@ -110,15 +110,19 @@ def _attempt(call: Callable[[], Any], done: str) -> dict[str, Any]:
 
 
 def _dataset_probe(adapter: TrackerAdapter, workdir: Path) -> dict[str, Any]:
-    """Log two versions of one dataset file; the read-back decides whether they are told apart."""
+    """Log two versions of one dataset file, the second overwriting the first in place as a user
+    would; the sha256 of each version's bytes lets the read-back check that the first is still
+    retrievable, not only told apart."""
     path = workdir / "dataset.csv"
+    logged: list[str] = []
 
     def log_two() -> None:
         for version in (1, 2):
             path.write_text("x,y\n" + "".join(f"{i},{i * version}\n" for i in range(100)))
+            logged.append(sha256_file(path))
             adapter.log_dataset(path, "probe-dataset")
 
-    return _attempt(log_two, "two versions logged")
+    return {**_attempt(log_two, "two versions logged"), "sha256": logged}
 
 
 def _feature_probes(adapter: TrackerAdapter, workdir: Path) -> dict[str, Any]:

@@ -135,6 +135,40 @@ class FeatureAdapter(JsonFileAdapter):
         return stored
 
 
+class DatasetCopyAdapter(FeatureAdapter):
+    """Versions datasets by copying each version's bytes into its storage (as W&B stages them)."""
+
+    name = "dataset-copies"
+    keeps_bytes = True
+
+    def start_run(self, name: str, config: Mapping[str, Any]) -> None:
+        super().start_run(name, config)
+        self.data["datasets"] = []
+
+    def log_dataset(self, path: Path, name: str) -> None:
+        digest = sha256_file(path)
+        where = path
+        if self.keeps_bytes:
+            where = self.settings.storage_dir / "files" / f"{name}-{digest[:12]}"
+            shutil.copyfile(path, where)
+        self.data["datasets"].append([name, digest, str(where)])
+
+    def read_back(self, ref: Mapping[str, str]) -> StoredRun:
+        stored = super().read_back(ref)
+        for name, digest, where in json.loads(Path(ref["path"]).read_text())["datasets"]:
+            stored.datasets.append((name, digest))
+            found = Path(where).is_file()
+            stored.dataset_sha256.append(sha256_file(Path(where)) if found else None)
+        return stored
+
+
+class DatasetRefAdapter(DatasetCopyAdapter):
+    """Versions datasets by digest and a reference to the source path only (as MLflow does)."""
+
+    name = "dataset-refs"
+    keeps_bytes = False
+
+
 class MissingAdapter(JsonFileAdapter):
     name = "missing"
 

@@ -4,6 +4,8 @@ evidence, checks the seed's claims against them, and applies ``--require``."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -41,6 +43,10 @@ def _with(**stored: Any) -> dict[str, Any]:
     return {"status": "ok", "stored": {**STORED, **stored}}
 
 
+TWO_LOGGED = {"outcome": "logged", "message": "two versions logged", "sha256": ["v1", "v2"]}
+TWO_IDS = [["probe-dataset", "aaa"], ["probe-dataset", "bbb"]]
+
+
 # (feature, probe-log additions, read-back, verdicts() keywords, expected status)
 CASES = [
     ("auth", {}, READ, {}, "absent"),
@@ -49,10 +55,14 @@ CASES = [
     ("isolation", {}, READ, {}, "absent"),
     ("isolation", {}, READ, {"hosted_auth_docs": DOCS}, "not testable offline"),
     ("isolation", {}, FAILED_READ, {}, "error"),
-    ("data-versioning", {"dataset_probe": {"outcome": "logged", "message": "two"}},
-     _with(datasets=[["probe-dataset", "aaa"], ["probe-dataset", "bbb"]]), {}, "verified"),
-    ("data-versioning", {"dataset_probe": {"outcome": "logged", "message": "two"}},
-     _with(datasets=[["probe-dataset", "aaa"], ["probe-dataset", "aaa"]]), {}, "absent"),
+    ("data-versioning", {"dataset_probe": TWO_LOGGED},
+     _with(datasets=TWO_IDS, dataset_sha256=["v1", None]), {}, "verified"),
+    ("data-versioning", {"dataset_probe": TWO_LOGGED},
+     _with(datasets=TWO_IDS, dataset_sha256=[None, "v2"]), {}, "absent"),
+    ("data-versioning", {"dataset_probe": TWO_LOGGED},
+     _with(datasets=[["probe-dataset", "aaa"], ["probe-dataset", "aaa"]],
+           dataset_sha256=["v1", "v2"]), {}, "absent"),
+    ("data-versioning", {"dataset_probe": TWO_LOGGED}, _with(datasets=TWO_IDS), {}, "error"),
     ("data-versioning", {"dataset_probe": {"outcome": "hosted", "message": "m", "docs": DOCS}},
      READ, {}, "not testable offline"),
     ("data-versioning", {"dataset_probe": {"outcome": "error", "message": "boom"}}, READ, {},
@@ -159,16 +169,53 @@ def test_probe_through_real_worker_processes(tmp_path: Path) -> None:
     assert rec["coverage"]["alerts"]["docs"] == "https://example.org/alerts"
 
 
+@pytest.mark.parametrize("reached, expected", [
+    (["v1", "v2"], "the first version's bytes (and the second's) are retrievable"),
+    ([None, "v2"], "now the second version's bytes"),
+    ([None, None], "leads to nothing"),
+    (["v0", None], "matching neither version"),
+])
+def test_data_versioning_evidence_says_where_the_reference_leads(reached: list,
+                                                                  expected: str) -> None:
+    read = _with(datasets=TWO_IDS, dataset_sha256=reached)
+    entry = coverage.verdicts({"status": "ok", "dataset_probe": TWO_LOGGED}, read, None)
+    assert expected in entry["data-versioning"]["evidence"]
+    assert "told apart" in entry["data-versioning"]["evidence"]
+
+
+@pytest.mark.parametrize("tool, status, evidence", [
+    ("tests.fakes:DatasetCopyAdapter", "verified", "the first version's bytes (and the second's) "
+     "are retrievable"),
+    ("tests.fakes:DatasetRefAdapter", "absent", "only a reference to the source is kept: the "
+     "first version's bytes are gone once the file changes (the stored reference leads to "
+     "nothing"),
+])
+def test_data_versioning_needs_the_first_versions_bytes(tool: str, status: str, evidence: str,
+                                                        tmp_path: Path) -> None:
+    """Both fakes tell the versions apart; only the one keeping bytes can give v1 back."""
+    rec = runner.run_cell(Cell(tool, "default", 0, "probe"), Plan(tools=[tool]), tmp_path)
+    entry = rec["coverage"]["data-versioning"]
+    assert entry["status"] == status, entry
+    assert "2 versions of one dataset told apart by distinct ids" in entry["evidence"]
+    assert evidence in entry["evidence"]
+    assert len(rec["dataset_probe"]["sha256"]) == 2
+
+
 # ---------------------------------------------------------------- real tools
 
-def _in(text: str) -> Any:
-    return lambda evidence: text in evidence
+def _in(*texts: str) -> Any:
+    return lambda evidence: all(text in evidence for text in texts)
+
+
+# MLflow's log_input keeps a digest and the source path; the probe's file is gone at read-back.
+REFERENCE_ONLY = ("told apart by distinct ids", "but only a reference to the source is kept",
+                  "the stored reference leads to nothing")
 
 
 EXPECTED: dict[str, dict[str, tuple[str, Any]]] = {
     "mlflow:sqlite": {
         "auth": ("absent", None), "isolation": ("absent", None),
-        "data-versioning": ("verified", None), "monitoring": ("verified", None),
+        "data-versioning": ("absent", _in(*REFERENCE_ONLY)), "monitoring": ("verified", None),
         "alerts": ("absent", _in("no alert or notification call")),
         "model-registry": ("verified", _in("trackbench-probe-model:1")),
         "offline-sync": ("absent", _in("MLflow has no offline mode")),
@@ -178,14 +225,17 @@ EXPECTED: dict[str, dict[str, tuple[str, Any]]] = {
     "mlflow:server-sqlite": {
         "auth": ("verified", _in("not enabled in this scenario as run")),
         "isolation": ("verified", _in("bob")),
-        "data-versioning": ("verified", None), "monitoring": ("verified", None),
+        "data-versioning": ("absent", _in(*REFERENCE_ONLY)), "monitoring": ("verified", None),
         "alerts": ("absent", None), "model-registry": ("verified", None),
         "offline-sync": ("absent", None), "query-api": ("verified", None),
         "rest-api": ("verified", _in("endpoint probes work")),
     },
     "wandb:offline": {
         "auth": ("not testable offline", None), "isolation": ("not testable offline", None),
-        "data-versioning": ("verified", None), "monitoring": ("verified", None),
+        # Each version's bytes are staged in W&B's data dir until `wandb sync`.
+        "data-versioning": ("verified", _in("the first version's bytes (and the second's) are "
+                                            "retrievable")),
+        "monitoring": ("verified", None),
         "alerts": ("not testable offline", _in("read back: alert trackbench probe")),
         "model-registry": ("not testable offline", _in("run.link_model() offline raised")),
         # The dataset's bytes are staged in W&B's data dir under HOME, outside the run dir.
@@ -268,6 +318,48 @@ def test_real_tool_probe_verdicts_and_report(label: str, short_tmp: Path,
     summary = report.render(data).split("## Overhead")[0]
     if EXPECTED[label]["auth"][0] == "verified":  # a server: auth exists, off as run
         assert f"met by **{label}** (auth verified, but off as run)." in summary
+
+
+LOG_TWO_VERSIONS = """
+import json, sys
+from pathlib import Path
+from adapters.base import AdapterSettings
+from adapters.mlflow import MlflowAdapter
+store, dataset = Path(sys.argv[1]), Path(sys.argv[2])
+adapter = MlflowAdapter(AdapterSettings(storage_dir=store, scenario="sqlite"))
+adapter.import_sdk()
+adapter.start_run("in-place", {})
+for version in (1, 2):
+    dataset.write_text("".join(f"{i},{i * version}\\n" for i in range(100)))
+    adapter.log_dataset(dataset, "probe-dataset")
+print(json.dumps(adapter.finish()))
+"""
+
+
+def test_mlflow_reference_leads_to_the_file_as_changed_in_place(tmp_path: Path) -> None:
+    """The realistic case beside the probe's deleted file: the user's file still exists, changed.
+    MLflow's reference to the source then gives the second version's bytes for both versions."""
+    pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
+    store, dataset = tmp_path / "store", tmp_path / "data.csv"
+    store.mkdir()
+    done = subprocess.run([sys.executable, "-c", LOG_TWO_VERSIONS, str(store), str(dataset)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    spec = {"mode": "read", "tool": "mlflow", "scenario": "sqlite", "profile": "lean",
+            "storage_dir": str(store), "ref": json.loads(done.stdout.splitlines()[-1]),
+            "result_path": str(tmp_path / "read.json")}
+    (tmp_path / "read.spec.json").write_text(json.dumps(spec))
+    subprocess.run([sys.executable, "-m", "harness.worker", str(tmp_path / "read.spec.json")],
+                   cwd=ROOT, timeout=300, check=True)
+    read = json.loads((tmp_path / "read.json").read_text())
+    second = hashlib.sha256(dataset.read_bytes()).hexdigest()
+    assert read["stored"]["dataset_sha256"] == [second, second]
+    assert len({d for _, d in read["stored"]["datasets"]}) == 2
+    first = hashlib.sha256("".join(f"{i},{i}\n" for i in range(100)).encode()).hexdigest()
+    assert first not in read["stored"]["dataset_sha256"]
+    log = {"status": "ok", "dataset_probe": {**TWO_LOGGED, "sha256": [first, second]}}
+    evidence = coverage.verdicts(log, read, None)["data-versioning"]["evidence"]
+    assert "leads to the file as changed in place, now the second version's bytes" in evidence
 
 
 # ---------------------------------------------------------------- --require

@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 import pytest
 
-from adapters.base import AdapterSettings, StoredRun, sha256_bytes
+from adapters.base import AdapterSettings, StoredRun, sha256_bytes, sha256_file
 from adapters.wandb import WandbAdapter, read_wandb_records
 
 wandb = pytest.importorskip("wandb", reason="wandb is not installed (the `tools` extra)")
@@ -142,12 +142,15 @@ def test_round_trip_read_back_in_fresh_process(sandbox: Path) -> None:
     source.write_bytes(payload)
     adapter.log_artifact(source, "model.bin")
     dataset = sandbox / "data.csv"
+    versions = []
     for version in (1, 2):
         dataset.write_text("".join(f"{i},{i * version}\n" for i in range(100)))
+        versions.append(sha256_file(dataset))
         adapter.log_dataset(dataset, "probe-dataset")
     ref = adapter.finish()
     del adapter
     source.unlink()  # the run must hold its own copy
+    dataset.unlink()  # of the dataset's versions too
 
     assert json.loads(json.dumps(ref)) == ref
     assert Path(ref["run_dir"]).parent == store / "wandb"
@@ -166,6 +169,8 @@ def test_round_trip_read_back_in_fresh_process(sandbox: Path) -> None:
     names, digests = zip(*stored["datasets"], strict=True)
     assert names == ("probe-dataset", "probe-dataset")
     assert len(set(digests)) == 2  # two versions told apart
+    # ... and each version's bytes are retrievable: W&B staged a copy per version until sync.
+    assert stored["dataset_sha256"] == versions
     assert sum("match their manifest digests" in note for note in stored["notes"]) == 2
     assert any("_step" in note and "_timestamp" in note for note in stored["notes"])
 
