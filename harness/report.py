@@ -509,9 +509,12 @@ METHOD = f"""\
   tool's system metrics switched on, then calls each optional feature for real (two versions of
   a dataset, a model-registry version, an alert) and, after the run, logs three short runs and
   asks the tool's query API for the one with the lowest metric. The credential-less read-back
-  decides what was kept; it also copies the tool's offline bundle, which a third process reads
-  alone (fresh directory and HOME, the original store and HOME moved away) and compares with the
-  ledger. *Seed claims* are checked against these verdicts, the REST probes and fidelity.
+  decides what was kept (data versioning is verified only if the two versions get distinct ids
+  *and* the first version's bytes, overwritten in place by the second and then deleted with the
+  probe's scratch dir, are still reachable through the tool's stored reference); it also copies
+  the tool's offline bundle, which a third process reads alone (fresh directory and HOME, the
+  original store and HOME moved away) and compares with the ledger. *Seed claims* are checked
+  against these verdicts, the REST probes and fidelity.
 - *Offline honesty*: every Python process of a cell (and the MLflow tracking server) starts with
   an audit hook on socket events that records each attempt to reach a non-loopback address
   (connect, datagram, DNS lookup; the machine's own hostname counts as local) and blocks it with
