@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.report import fmt_s
+from harness.markdown import fmt_s
 from harness.results import IncomparableResults, check_same_machine
 from harness.stats import median_ci
 

@@ -22,38 +22,12 @@ from harness import (
 )
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
+from harness.markdown import cell_label, fmt_bytes, fmt_s, md_table
 from harness.proctree import SAMPLE_INTERVAL_S
 from harness.stats import RESAMPLES, median_ci, relative_width
 
 UNSTABLE_SPREAD = 0.10
 MIN_SAMPLES = 3
-NEPTUNE_NOTE = (
-    "Neptune's hosted service was shut down on 2026-03-05 after its acquisition; its offline "
-    "mode still works (neptune 1.x), but the offline data measured here has nowhere to sync to."
-)
-NO_SYNC_MARK = "†"
-
-
-def fmt_s(value: float | None) -> str:
-    if value is None:
-        return "-"
-    magnitude = abs(value)
-    if magnitude < 1e-3:
-        return f"{value * 1e6:.0f} µs"
-    if magnitude < 1:
-        return f"{value * 1e3:.1f} ms"
-    return f"{value:.2f} s"
-
-
-def fmt_bytes(value: float | None) -> str:
-    if value is None:
-        return "-"
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(value) >= size:
-            return f"{value / size:.1f} {unit}"
-    return f"{value:.0f} B"
-
-
 def _values(cells: Iterable[Mapping[str, Any]], get: Callable[[Mapping[str, Any]], Any]) -> list:
     out = []
     for cell in cells:
@@ -101,19 +75,6 @@ def _fidelity_summary(cells: list[dict[str, Any]]) -> str:
         return "n/a (stores nothing)" if _ok(cells) else "n/a"
     worst = min(fractions)
     return f"{100 * worst:.1f}%" if worst < 1 else "100%"
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(x).replace("|", "\\|") for x in row) + " |" for row in rows]
-    if any(row and str(row[0]).endswith(NO_SYNC_MARK) for row in rows):
-        lines += ["", f"{NO_SYNC_MARK} {NEPTUNE_NOTE}"]
-    return lines + [""]
-
-
-def cell_label(tool: str, scenario: str) -> str:
-    """Neptune is marked wherever it appears: its offline data has nowhere to sync to."""
-    return f"{tool}:{scenario}" + (f" {NO_SYNC_MARK}" if tool == "neptune" else "")
 
 
 def _summary(results: Mapping[str, Any]) -> list[str]:

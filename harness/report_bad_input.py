@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.markdown import md_table
+
 SHORT = 64
 LEGEND = {
     "faithful": "stored faithfully: same name, step and value (type included), same bytes",
@@ -59,16 +61,12 @@ def render(results: Mapping[str, Any]) -> list[str]:
         "scenario and are not repeated, except one `+async` scenario per tool: asynchronous "
         "logging moves errors out of the call. (`+batch` is not fed: its values are converted "
         "by the harness's adapter, `float()`, before the tool sees them.)", "",
-        "| case | " + " | ".join(labels) + " |",
-        "|" + "---|" * (len(labels) + 1),
     ]
-    for cid in case_ids:
-        row = [f"{cid} {described.get(cid, '')}".strip()]
-        for record in records:
-            entry = record.get("cases", {}).get(cid)
-            row.append(short(entry) if entry else "-")
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-    lines += ["", "Legend: " + "; ".join(f"*{k}*: {v}" for k, v in LEGEND.items()) + ".", ""]
+    rows = [[f"{cid} {described.get(cid, '')}".strip(),
+             *(short(entry) if (entry := r.get("cases", {}).get(cid)) else "-" for r in records)]
+            for cid in case_ids]
+    lines += md_table(["case", *labels], rows)
+    lines += ["Legend: " + "; ".join(f"*{k}*: {v}" for k, v in LEGEND.items()) + ".", ""]
     later = [f"- `{label}`: " + " / ".join(_clip(line, 160) for line in r["said_later"][:3])
              for label, r in zip(labels, records, strict=True) if r.get("said_later")]
     if later:

@@ -10,15 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.coverage import FEATURES, PROBE_SECONDS, STATUSES, requirement_gaps
+from harness.markdown import md_table
 
 SHORT = {"verified": "verified", "absent": "absent", "not testable offline": "offline only",
          "error": "error"}
-
-
-def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(x).replace("|", "\\|") for x in row) + " |" for row in rows]
-    return lines + [""]
 
 
 def label(probe: Mapping[str, Any]) -> str:
@@ -60,7 +55,7 @@ def _matrix(results: Mapping[str, Any], features: list[str]) -> list[str]:
         rows.append([label(probe), *[
             f"[{SHORT.get(cov[f]['status'], cov[f]['status'])}]({anchor(f)})" if f in cov
             else "-" for f in features]])
-    return _md_table(["tool:scenario", *features], rows) + (failed + [""] if failed else [])
+    return md_table(["tool:scenario", *features], rows) + (failed + [""] if failed else [])
 
 
 def _evidence(results: Mapping[str, Any], features: list[str]) -> list[str]:
@@ -73,7 +68,7 @@ def _evidence(results: Mapping[str, Any], features: list[str]) -> list[str]:
                 continue
             docs = f" ([docs]({entry['docs']}))" if entry.get("docs") else ""
             rows.append([label(probe), f"**{entry['status']}**", entry["evidence"] + docs])
-        lines += [f"### Coverage: {feature}", "", *_md_table(["tool:scenario", "status",
+        lines += [f"### Coverage: {feature}", "", *md_table(["tool:scenario", "status",
                                                               "evidence"], rows)]
     return lines
 

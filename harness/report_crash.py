@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.markdown import cell_label, fmt_s, md_table
+
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}%" if 0 < value < 100 else f"{value:.0f}%"
@@ -21,8 +23,6 @@ def _helpers(record: Mapping[str, Any]) -> str:
 
 
 def _crash(records: list[Mapping[str, Any]]) -> list[str]:
-    from harness.report import cell_label, md_table
-
     rows = []
     for r in records:
         label = cell_label(r["tool"], r["scenario"])
@@ -40,8 +40,6 @@ def _crash(records: list[Mapping[str, Any]]) -> list[str]:
 
 
 def _outage(records: list[Mapping[str, Any]]) -> list[str]:
-    from harness.report import cell_label, fmt_s, md_table
-
     rows = []
     for r in records:
         label = cell_label(r["tool"], r["scenario"])

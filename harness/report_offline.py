@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters import BASELINE
+from harness.markdown import cell_label, md_table
 
 MAX_LISTED = 6
 ALWAYS = (BASELINE, "null")  # the baseline and the floor: no tool to judge
@@ -62,7 +63,6 @@ def _row(label: str, row: dict[str, Any]) -> list[str]:
 
 
 def render(results: Mapping[str, Any]) -> list[str]:
-    from harness.report import cell_label, md_table  # report.py imports this module
 
     rolled = _rollup(results)
     if not rolled:

@@ -17,7 +17,7 @@ from typing import Any
 
 from adapters import BASELINE
 from harness.charts import pyplot, save
-from harness.report import cell_label, fmt_s, md_table
+from harness.markdown import cell_label, fmt_s, md_table
 from harness.sweeps import FLAT_RATIO, SWEEPS, Sweep, fit_growth
 
 Record = Mapping[str, Any]
