@@ -14,9 +14,6 @@ from typing import Any
 from harness.results import IncomparableResults, check_same_machine
 
 HEADLINE = (("end to end", "e2e_s"), ("blocked in log calls", "blocked_s"))
-# The machine's speed during each cell (harness/calibration.py) and end-to-end time in units of
-# it: how far a tool moved once the machine's own drift is taken out.
-SPEED, NORMALISED = "calibration_s", "e2e_per_speed"
 TOLERANCE = 0.10  # a headline median within +-10% of the previous run's counts as repeated
 PLAN_KEYS = ("tools", "scenarios", "profile", "repeats", "workload", "workload_config")
 
@@ -28,13 +25,9 @@ def headline(results: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         if cell["status"] != "ok":
             continue
         label = f"{cell['tool']}:{cell['scenario']}"
-        figures = {key: cell.get(key) for _, key in HEADLINE}
-        if cell.get(SPEED) and cell.get("e2e_s") is not None:
-            speed = statistics.fmean(cell[SPEED])
-            figures.update({SPEED: speed, NORMALISED: cell["e2e_s"] / speed})
-        for key, value in figures.items():
-            if value is not None:
-                samples.setdefault(label, {}).setdefault(key, []).append(value)
+        for _, key in HEADLINE:
+            if cell.get(key) is not None:
+                samples.setdefault(label, {}).setdefault(key, []).append(cell[key])
     return {label: {key: statistics.median(v) for key, v in figures.items()}
             for label, figures in samples.items()}
 
@@ -52,12 +45,11 @@ def previous_run(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
 
 
 def changes(results: Mapping[str, Any]) -> list[tuple[str, str, float, float, float | None]]:
-    """(label, figure key, previous, now, relative change) for every headline in both runs,
-    and for the machine speed and speed-normalised end-to-end time when both runs have them."""
+    """(label, figure key, previous, now, relative change) for every headline in both runs."""
     prev = (results.get("previous_run") or {}).get("medians") or {}
     out = []
     for label, figures in headline(results).items():
-        for key in (*(key for _, key in HEADLINE), SPEED, NORMALISED):
+        for _, key in HEADLINE:
             before, now = prev.get(label, {}).get(key), figures.get(key)
             if before is None or now is None:
                 continue

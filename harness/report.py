@@ -388,36 +388,16 @@ def _run_to_run(results: Mapping[str, Any]) -> list[str]:
              f"({results['previous_run']['created']}):"]
     for name, key in repeatability.HEADLINE:
         moved = [c for c in changes if c[1] == key]
-        if not moved:
-            continue
         off = [c for c in moved if c[4] is None or abs(c[4]) > repeatability.TOLERANCE]
         worst = max(moved, key=lambda c: abs(c[4] or 0.0))
         lines.append(f"- *{name}*: {len(moved) - len(off)} of {len(moved)} tool medians within "
                      f"±{tolerance:.0f}% (largest change {100 * (worst[4] or 0):+.1f}%, "
                      f"{worst[0]})" + (": " + ", ".join(
                          f"{c[0]} {100 * (c[4] or 0):+.1f}%" for c in off) if off else "."))
-    def pct(change: float | None) -> str:
-        return "-" if change is None else f"{100 * change:+.1f}%"
-
-    by_key = {(c[0], c[1]): c for c in changes}
-    speed = [c[4] for c in changes if c[1] == repeatability.SPEED and c[4] is not None]
-    if speed:
-        normalised = [c for c in changes if c[1] == repeatability.NORMALISED]
-        off = [c for c in normalised if c[4] is None or abs(c[4]) > repeatability.TOLERANCE]
-        lines += [f"- *machine speed* (a fixed CPU loop timed in every cell): the median cell "
-                  f"of a tool:scenario took {pct(sorted(speed)[len(speed) // 2])} longer than in "
-                  f"the previous run (range {pct(min(speed))} to {pct(max(speed))}); "
-                  f"*end to end in units of that loop*: {len(normalised) - len(off)} of "
-                  f"{len(normalised)} tool medians within ±{tolerance:.0f}%."]
-    rows = []
-    for label, key, before, now, change in changes:
-        if key != "e2e_s":
-            continue
-        norm = by_key.get((label, repeatability.NORMALISED))
-        rows.append([label, fmt_s(before), fmt_s(now), pct(change),
-                     pct(norm[4]) if norm else "-"])
+    rows = [[label, fmt_s(before), fmt_s(now), f"{100 * change:+.1f}%" if change is not None
+             else "-"] for label, key, before, now, change in changes if key == "e2e_s"]
     return [*lines, "", *md_table(["tool:scenario", "end to end, previous run", "this run",
-                                   "change", "change at equal machine speed"], rows)]
+                                   "change"], rows)]
 
 
 def _notes(results: Mapping[str, Any]) -> list[str]:
@@ -474,10 +454,6 @@ METHOD = f"""\
   reaped into it), plus processes still alive at exit at their last sample. *Peak RSS (tree)*
   is the largest sum of RSS over the tree, sampled every {SAMPLE_INTERVAL_S * 1000:.0f} ms.
   *Disk* is the bytes the tool wrote in its storage directory and the cell's HOME.
-- *Machine speed*: every measured cell times a fixed pure-Python loop (the fastest of 3, about
-  10 ms) before the SDK import and after finish, outside every reported figure (its CPU is taken
-  out of the tree's CPU). The run-to-run comparison divides end-to-end time by it, so a change of
-  the machine's speed (a shared VM drifts) is told apart from a change of the tool.
 - *Fidelity*: the harness records every value the workload hands over (the ledger); a second
   fresh process, holding no credentials, reads back what the tool stored, from the tool's own
   storage. Params match if equal (or equal as text: stored as a string); metric points match on

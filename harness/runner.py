@@ -221,14 +221,12 @@ class CellRun:
         rec.update({k: log.get(k) for k in (
             "import_s", "init_s", "workload_s", "finish_s", "e2e_s", "blocked_s", "calls",
             "call_errors", "call_error_count", "dataset_probe", "registry_probe",
-            "alert_probe", "query_probe", "feature_probes_s", "hung_at_exit_s",
-            "calibration_s")})
+            "alert_probe", "query_probe", "feature_probes_s", "hung_at_exit_s")})
         written = log.get("result_written_at")
         rec.update(
             process_wall_s=stats.wall_s,
             exit_s=stats.ended_at - written if written else None,
-            cpu_s=stats.cpu_s - (log.get("calibration_cpu_s") or 0.0),
-            peak_rss_bytes=stats.peak_rss_bytes,
+            cpu_s=stats.cpu_s, peak_rss_bytes=stats.peak_rss_bytes,
             max_processes=stats.max_processes, leftover_processes=stats.leftovers,
             disk_bytes=disk_bytes(self.storage, self.dir / "home") if self.cls else 0,
             logged=Ledger.from_json(log["ledger"]).counts() if "ledger" in log else None,

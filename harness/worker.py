@@ -35,7 +35,6 @@ from typing import Any
 import adapters
 from adapters.base import AdapterSettings, HostedOnly, TrackerAdapter, Unsupported, sha256_file
 from harness import bad_input, coverage, kill_points, workloads
-from harness.calibration import machine_speed
 from harness.tracker import Tracker
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -174,7 +173,6 @@ def run_log(spec: dict[str, Any]) -> dict[str, Any]:
     adapter_cls = adapters.load(spec["tool"])
     workdir = Path(spec["workdir"])
     result: dict[str, Any] = {"status": "ok", "error": None}
-    speed_before, calibration_cpu = machine_speed()
     start = time.perf_counter()
     adapter = None
     if adapter_cls is not None:
@@ -215,9 +213,6 @@ def run_log(spec: dict[str, Any]) -> dict[str, Any]:
     )
     if extra is not None:
         result.update(extra())
-    speed_after, cpu = machine_speed()
-    result.update(calibration_s=[speed_before, speed_after],
-                  calibration_cpu_s=calibration_cpu + cpu)
     return result
 
 

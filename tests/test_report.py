@@ -118,7 +118,7 @@ def test_run_to_run_change_against_the_previous_run() -> None:
     assert "tests.fakes:LossyAdapter:default -20.0%" in text
     row = next(line for line in text.splitlines()
                if line.startswith("| tests.fakes:JsonFileAdapter:default | ")
-               and line.endswith("| -3.8% | - |"))
+               and line.endswith("| -3.8% |"))
     assert row
 
 
@@ -130,20 +130,3 @@ def test_previous_run_from_another_plan_or_machine_is_not_compared() -> None:
     other_machine["machine"]["cpu_logical"] += 2
     assert repeatability.previous_run(other_plan, data) is None
     assert repeatability.previous_run(other_machine, data) is None
-
-
-def test_run_to_run_separates_machine_drift_from_the_tool() -> None:
-    """A tool 25% slower on a machine 25% slower has not changed at equal machine speed."""
-    data = results.load(FIXED)
-    old = json.loads(json.dumps(data))
-    for new_cell, old_cell in zip(data["cells"], old["cells"], strict=True):
-        new_cell["calibration_s"] = [0.0125, 0.0125]
-        old_cell["calibration_s"] = [0.010, 0.010]
-        if old_cell["status"] == "ok":
-            old_cell["e2e_s"] = new_cell["e2e_s"] / 1.25
-    data["previous_run"] = repeatability.previous_run(old, data)
-    text = report.render(data)
-    assert "took +25.0% longer than in the previous run" in text
-    assert "*end to end in units of that loop*: 2 of 2 tool medians within ±10%" in text
-    assert any(line.startswith("| tests.fakes:JsonFileAdapter:default | ")
-               and line.endswith("| +25.0% | +0.0% |") for line in text.splitlines())
