@@ -108,7 +108,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if data.get("kind") == "sweeps":
         print(f"trackbench: report written to {_write_sweep_report(data, out)}", file=sys.stderr)
         return 0
-    path = report.write(data, out)
+    path = report.write(data, out, results.load(Path(args.sweeps)) if args.sweeps else None)
     print(f"trackbench: report written to {path}", file=sys.stderr)
     return 0
 
@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="regenerate REPORT.md from a results.json")
     rep.add_argument("results", help="path to results.json")
     rep.add_argument("--out", help="output directory (default: beside results.json)")
+    rep.add_argument("--sweeps", help="a sweeps.json (trackbench sweep) from the same machine: "
+                                      "its scaling curves go into the report")
     rep.set_defaults(func=_cmd_report)
     swp = sub.add_parser("sweep", help="scaling sweeps: how cost grows with points, metrics per "
                                        "step, runs per process and artifact size")

@@ -19,11 +19,13 @@ from harness import (
     report_crash,
     report_offline,
     seed_claims,
+    sweep_report,
 )
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
 from harness.markdown import cell_label, fmt_bytes, fmt_s, md_table
 from harness.proctree import SAMPLE_INTERVAL_S
+from harness.results import IncomparableResults, check_same_machine
 from harness.stats import RESAMPLES, median_ci, relative_width
 
 UNSTABLE_SPREAD = 0.10
@@ -490,8 +492,10 @@ METHOD = f"""\
 """
 
 
-def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
-    """The whole report as markdown; charts (PNG) are written to ``chart_dir`` when given."""
+def render(results: Mapping[str, Any], chart_dir: Path | None = None,
+           sweeps: Mapping[str, Any] | None = None) -> str:
+    """The whole report as markdown; charts (PNG) are written to ``chart_dir`` when given;
+    ``sweeps`` (a sweeps.json of the same machine) adds the scaling curves."""
     inv = results["invocation"]
     lines = [
         "# trackbench report",
@@ -521,6 +525,7 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
         *_latency_chart(results, chart_dir),
         "## Resources", "", *_resources(results),
         *_mitigations(results),
+        *_scaling(results, sweeps, chart_dir),
         *_services(results),
         "## Fidelity", "", "Worst repeat shown: logged → read back from the tool's storage.", "",
         *_fidelity(results),
@@ -542,8 +547,27 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def write(results: Mapping[str, Any], out_dir: Path) -> Path:
+def _scaling(results: Mapping[str, Any], sweeps: Mapping[str, Any] | None,
+             chart_dir: Path | None) -> list[str]:
+    """The scaling curves of a ``trackbench sweep`` from the same machine, when given."""
+    if sweeps is None:
+        return ["## Scaling", "",
+                "Not in this report: `trackbench sweep` measures how each tool's cost grows with "
+                "points per run, metrics per step, runs per process and artifact size (about 40 "
+                "minutes); `trackbench report results.json --sweeps sweeps.json` adds its curves "
+                "here.", ""]
+    try:
+        check_same_machine(sweeps, results)
+    except IncomparableResults as exc:
+        return ["## Scaling", "", f"The sweeps given were not shown: {exc}.", ""]
+    lines = sweep_report.render_sweeps(sweeps["records"], chart_dir)
+    return [*lines[:2], f"From `sweeps.json` of {sweeps['created']} (`trackbench sweep`, same "
+            "machine, measured apart from this run's cells).", "", *lines[2:]]
+
+
+def write(results: Mapping[str, Any], out_dir: Path,
+          sweeps: Mapping[str, Any] | None = None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "REPORT.md"
-    path.write_text(render(results, out_dir))
+    path.write_text(render(results, out_dir, sweeps))
     return path

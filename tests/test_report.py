@@ -14,7 +14,8 @@ import pytest
 
 from harness import repeatability, report, results
 
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
 FIXED = DATA / "results_fixed.json"
 EXPECTED = DATA / "REPORT_expected.md"
 
@@ -130,3 +131,16 @@ def test_previous_run_from_another_plan_or_machine_is_not_compared() -> None:
     other_machine["machine"]["cpu_logical"] += 2
     assert repeatability.previous_run(other_plan, data) is None
     assert repeatability.previous_run(other_machine, data) is None
+
+
+def test_scaling_curves_come_from_a_sweeps_file_of_the_same_machine(tmp_path: Path) -> None:
+    data = results.load(FIXED)
+    sweeps = json.loads((ROOT / "reports" / "sweep-sample" / "sweeps.json").read_text())
+    assert "Not in this report: `trackbench sweep`" in report.render(data)
+    same = dict(sweeps, machine=data["machine"])
+    text = report.render(data, tmp_path, same)
+    assert "### Points per run" in text and "(`trackbench sweep`, same machine" in text
+    assert (tmp_path / "sweep-points.png").exists()
+    other = dict(sweeps, machine={**data["machine"], "cpu_logical": 64})
+    assert "The sweeps given were not shown: results come from different machines" in (
+        report.render(data, None, other))
