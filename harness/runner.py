@@ -8,13 +8,16 @@ differences measured side by side, never against a number from another day.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -475,9 +478,25 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
             _reliability_stages(data, pairs, plan, tmp_root, pool,
                                 lambda: results.save(data, results_path), progress)
     finally:
-        pool.close()
-        shutil.rmtree(tmp_root, ignore_errors=True)
+        with interrupts_held():  # a second Ctrl-C must not leave services or files behind
+            pool.close()
+            shutil.rmtree(tmp_root, ignore_errors=True)
     return data
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM for a bounded cleanup (stopping services waits a few seconds at
+    most), then restore the handlers; off the main thread signals cannot arrive here anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _reliability_stages(data: dict[str, Any], pairs: list[tuple[str, str]], plan: Plan,

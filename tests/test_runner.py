@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 import psutil
@@ -75,6 +77,14 @@ def test_tool_hanging_at_exit_is_killed_and_its_results_kept(tmp_path: Path) -> 
     assert 2 <= record["exit_s"] < 10
     after = {p.pid for p in psutil.Process().children(recursive=True)}
     assert after <= before
+
+
+def test_cleanup_is_not_cut_short_by_a_second_interrupt() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    with runner.interrupts_held():
+        os.kill(os.getpid(), signal.SIGINT)  # without the hold: KeyboardInterrupt right here
+        time.sleep(0.2)
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_cell_environment_is_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
