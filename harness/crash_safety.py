@@ -121,6 +121,25 @@ def crash_one(tool: str, scenario: str, plan: Plan, tmp_root: Path, kill_after: 
         run.close()
 
 
+def prepare(base: dict[str, Any], skip_reason: str | None, missing: Mapping[str, str],
+            kill_after: int | None, get_services: Callable[[str, str], Mapping[str, Service]]
+            ) -> tuple[dict[str, Any] | None, Mapping[str, Service]]:
+    """Shared by the crash and outage stages: the record of a pair that cannot run (skipped,
+    tool unavailable, no kill point, service down), or None and the pair's services."""
+    tool, scenario = base["tool"], base["scenario"]
+    if skip_reason:
+        return {**base, "status": "skipped", "error": skip_reason}, {}
+    if tool in missing:
+        return {**base, "status": "unavailable", "error": missing[tool]}, {}
+    if kill_after is None:
+        return {**base, "status": "failed",
+                "error": "no successful null cell to count the workload's calls"}, {}
+    try:
+        return None, get_services(tool, scenario)
+    except ServiceError as exc:
+        return {**base, "status": "failed", "error": f"service did not start: {exc}"}, {}
+
+
 def run(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan, tmp_root: Path,
         get_services: Callable[[str, str], Mapping[str, Service]],
         save: Callable[[], None], progress: Callable[[str], None]) -> None:
@@ -132,24 +151,13 @@ def run(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan, tmp_
     missing = unavailable_tools(data["cells"])
     for tool, scenario in pending(data, KEY, pairs):
         base = {"tool": tool, "scenario": scenario, "tool_version": data["tools"].get(tool)}
-        if reason := skipped(scenario):
-            record = {**base, "status": "skipped", "error": reason}
-        elif tool in missing:
-            record = {**base, "status": "unavailable", "error": missing[tool]}
-        elif kill_after is None:
-            record = {**base, "status": "failed",
-                      "error": "no successful null cell to count the workload's calls"}
-        else:
-            try:
-                services = get_services(tool, scenario)
-            except ServiceError as exc:
-                record = {**base, "status": "failed", "error": f"service did not start: {exc}"}
-            else:
-                progress(f"crash safety: {tool}:{scenario}, SIGKILL before log_metrics call "
-                         f"{kill_after + 1}")
-                began = time.perf_counter()
-                record = crash_one(tool, scenario, plan, tmp_root, kill_after, services)
-                record.update(workload_calls=calls, duration_s=time.perf_counter() - began)
+        record, services = prepare(base, skipped(scenario), missing, kill_after, get_services)
+        if record is None:
+            progress(f"crash safety: {tool}:{scenario}, SIGKILL before log_metrics call "
+                     f"{kill_after + 1}")
+            began = time.perf_counter()
+            record = crash_one(tool, scenario, plan, tmp_root, kill_after, services)
+            record.update(workload_calls=calls, duration_s=time.perf_counter() - began)
         records.append(record)
         save()
         pct = record.get("recovered_pct")

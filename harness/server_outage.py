@@ -22,6 +22,7 @@ import adapters
 from harness.crash_safety import (
     kill_point,
     pending,
+    prepare,
     read_back,
     skipped,
     unavailable_tools,
@@ -146,24 +147,14 @@ def run(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan, tmp_
         if not has_server(tool, scenario):
             continue
         base = {"tool": tool, "scenario": scenario, "tool_version": data["tools"].get(tool)}
-        if reason := skipped(scenario, SKIPPED):
-            record = {**base, "status": "skipped", "error": reason}
-        elif tool in missing:
-            record = {**base, "status": "unavailable", "error": missing[tool]}
-        elif kill_after is None:
-            record = {**base, "status": "failed",
-                      "error": "no successful null cell to count the workload's calls"}
-        else:
-            try:
-                services = get_services(tool, scenario)
-            except ServiceError as exc:
-                record = {**base, "status": "failed", "error": f"service did not start: {exc}"}
-            else:
-                progress(f"server outage: {tool}:{scenario}, server killed and restarted at "
-                         f"log_metrics call {kill_after + 1}")
-                began = time.perf_counter()
-                record = outage_one(tool, scenario, plan, tmp_root, kill_after, services)
-                record.update(workload_calls=calls, duration_s=time.perf_counter() - began)
+        record, services = prepare(base, skipped(scenario, SKIPPED), missing, kill_after,
+                                   get_services)
+        if record is None:
+            progress(f"server outage: {tool}:{scenario}, server killed and restarted at "
+                     f"log_metrics call {kill_after + 1}")
+            began = time.perf_counter()
+            record = outage_one(tool, scenario, plan, tmp_root, kill_after, services)
+            record.update(workload_calls=calls, duration_s=time.perf_counter() - began)
         records.append(record)
         save()
         progress(f"server outage: {tool}:{scenario} {record['status']}"

@@ -156,7 +156,8 @@ _FED: dict[tuple[str, str], dict] = {}
 def fed(tmp_path_factory: pytest.TempPathFactory, large):
     """Each real (tool, scenario) is fed once per session; later tests reuse its record."""
     def get(tool: str, scenario: str) -> dict:
-        pytest.importorskip({"comet": "comet_ml"}.get(tool, tool))
+        pytest.importorskip({"comet": "comet_ml"}.get(tool, tool),
+                            reason=f"{tool} is not installed (pip install .[tools])")
         if (tool, scenario) not in _FED:
             _FED[tool, scenario] = feed(tool, tmp_path_factory.mktemp(tool), large, scenario)
         return _FED[tool, scenario]

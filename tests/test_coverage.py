@@ -410,10 +410,10 @@ def test_require_marks_who_meets_the_must_haves(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- seed claims
 
-SEED_FILE = Path("/work/shared") / seed_claims.SEED
+# A copy of the seed document is kept in the repository, so the quotes are checked everywhere.
+SEED_FILE = Path(__file__).resolve().parents[1] / seed_claims.SEED
 
 
-@pytest.mark.skipif(not SEED_FILE.exists(), reason="the seed document is not on this machine")
 def test_each_claim_quotes_the_seed_at_its_line() -> None:
     lines = SEED_FILE.read_text().splitlines()
     for claim in seed_claims.CLAIMS:
