@@ -36,8 +36,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"trackbench: {exc}", file=sys.stderr)
         return 2
     print(f"trackbench: tools {', '.join(runner.with_reference_tools(plan.tools))}; workload "
-          f"{plan.workload}; profile {plan.profile}; {plan.repeats} repeat(s); "
-          f"results -> {results_path}", file=sys.stderr)
+          f"{plan.workload}; profile {plan.profile}; {plan.repeats} repeat(s)"
+          + (f" (up to {plan.max_repeats} where an interval stays wide)"
+             if (plan.max_repeats or 0) > plan.repeats else "")
+          + f"; results -> {results_path}", file=sys.stderr)
     # A CI job being cancelled (SIGTERM) cleans up like Ctrl-C: services and workers stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

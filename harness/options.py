@@ -13,7 +13,12 @@ from typing import Any
 
 import adapters
 from harness import coverage
+from harness.precision import UNSTABLE_SPREAD
 from harness.runner import Plan
+
+MAX_REPEATS = 10
+# Extra rounds stop where the default full run (about 11 minutes before them) would pass 15.
+TIME_BUDGET_MIN = 14.0
 
 
 def csv_list(text: str) -> list[str]:
@@ -42,6 +47,7 @@ class Option:
     type: Callable[[str], Any] = str
     choices: tuple[str, ...] | None = None
     action: str | None = None  # "append" or "store_true"
+    cli_only: bool = False  # not under pytest --benchmark, whose rounds pytest-benchmark runs
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -52,6 +58,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("profile", "lean: tool extras off, like for like; defaults: tools as they come",
            "lean", str, ("lean", "defaults")),
     Option("repeats", "measured repeats per cell", 3, int),
+    Option("max-repeats", "after --repeats, extra interleaved rounds for the tool:scenarios whose "
+           f"end-to-end or blocked-time interval still spans >= "
+           f"{100 * UNSTABLE_SPREAD:.0f}%% of its median, up to this many repeats in all "
+           f"(default {MAX_REPEATS}; --quick: none)", None, int, cli_only=True),
+    Option("time-budget", "minutes: an extra round starts only if projected to end within "
+           "this long after the start of the run", TIME_BUDGET_MIN, float, cli_only=True),
     Option("workload", "digits, synthetic, or your own module:function", "digits"),
     Option("workload-config", "key=value passed to the workload (repeatable)", [], str,
            action="append"),
@@ -86,6 +98,8 @@ EXTERNAL = ("postgres-uri", "s3-endpoint", "s3-bucket", "s3-access-key", "s3-sec
 def add_to(add: Callable[..., Any], prefix: str = "") -> None:
     """Register every option with an argparse-like ``add_argument``/``addoption`` callable."""
     for opt in OPTIONS:
+        if opt.cli_only and prefix:
+            continue
         kwargs: dict[str, Any] = {"help": opt.help, "dest": f"{prefix}{opt.name}".replace("-", "_")}
         if opt.action == "store_true":
             kwargs.update(action="store_true", default=False)
@@ -102,13 +116,23 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
     """A Plan from parsed option values (argparse namespace vars or pytest getoption)."""
 
     def get(name: str) -> Any:
-        return values[f"{prefix}{name}".replace("-", "_")]
+        key = f"{prefix}{name}".replace("-", "_")
+        if key not in values:  # a CLI-only option under pytest: its default
+            return next(opt.default for opt in OPTIONS if opt.name == name)
+        return values[key]
 
     if get("repeats") < 1:
         raise ValueError("--repeats must be at least 1")
+    quick = get("quick")
+    max_repeats = get("max-repeats")
+    if max_repeats is None:
+        max_repeats = get("repeats") if quick else max(MAX_REPEATS, get("repeats"))
+    if max_repeats < get("repeats"):
+        raise ValueError("--max-repeats must be at least --repeats")
+    if get("time-budget") <= 0:
+        raise ValueError("--time-budget must be a positive number of minutes")
     if not 0 < get("crash-at") < 1:
         raise ValueError("--crash-at must be a fraction between 0 and 1 (exclusive)")
-    quick = get("quick")
     probes = not (get("no-probes") or quick)
     require = list(dict.fromkeys(get("require") or []))
     if unknown := coverage.unknown_features(require):
@@ -124,6 +148,8 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
         scenarios=get("scenarios") or (["first"] if quick else ["all"]),
         profile=get("profile"),
         repeats=get("repeats"),
+        max_repeats=max_repeats,
+        time_budget_s=60.0 * get("time-budget"),
         workload=get("workload"),
         workload_config=config,
         timeout_s=get("timeout"),

@@ -15,7 +15,8 @@ from harness.results import IncomparableResults, check_same_machine
 
 HEADLINE = (("end to end", "e2e_s"), ("blocked in log calls", "blocked_s"))
 TOLERANCE = 0.10  # a headline median within +-10% of the previous run's counts as repeated
-PLAN_KEYS = ("tools", "scenarios", "profile", "repeats", "workload", "workload_config")
+PLAN_KEYS = ("tools", "scenarios", "profile", "repeats", "max_repeats", "workload",
+             "workload_config")
 
 
 def headline(results: Mapping[str, Any]) -> dict[str, dict[str, float]]:

@@ -24,12 +24,12 @@ from harness import (
 from harness.coverage import PROBE_SECONDS
 from harness.fidelity import kept_fraction
 from harness.markdown import cell_label, fmt_bytes, fmt_s, md_table
+from harness.precision import MIN_SAMPLES, UNSTABLE_SPREAD
 from harness.proctree import SAMPLE_INTERVAL_S
 from harness.results import IncomparableResults, check_same_machine
 from harness.stats import RESAMPLES, median_ci, relative_width
 
-UNSTABLE_SPREAD = 0.10
-MIN_SAMPLES = 3
+
 def _values(cells: Iterable[Mapping[str, Any]], get: Callable[[Mapping[str, Any]], Any]) -> list:
     out = []
     for cell in cells:
@@ -402,6 +402,25 @@ def _run_to_run(results: Mapping[str, Any]) -> list[str]:
                                    "change"], rows)]
 
 
+def repeats_text(results: Mapping[str, Any]) -> str:
+    """How many repeats each tool:scenario got: the planned ones, plus extra rounds where a
+    headline interval stayed wide (see harness.precision)."""
+    inv = results["invocation"]
+    planned, most = inv["repeats"], inv.get("max_repeats") or inv["repeats"]
+    text = f"{planned} repeat(s)"
+    if most <= planned:
+        return text
+    counts = [len(cells) for (tool, _), cells in _groups(results).items()
+              if tool not in (BASELINE, "null")]
+    got = f"{min(counts)}–{max(counts)}" if counts and min(counts) != max(counts) else (
+        str(counts[0]) if counts else "none")
+    budget = inv.get("time_budget_s")
+    return (text + f", more (up to {most}) where a headline interval still spanned >= "
+            f"{100 * UNSTABLE_SPREAD:.0f}% of its median"
+            + (f" and the {budget / 60:.0f}-minute budget allowed" if budget else "")
+            + f"; here {got} per tool:scenario")
+
+
 def _notes(results: Mapping[str, Any]) -> list[str]:
     lines = []
     seen: set[str] = set()
@@ -427,7 +446,7 @@ def _environment(results: Mapping[str, Any]) -> list[str]:
         ["load average at start", ", ".join(f"{x:.2f}" for x in machine["load_avg_at_start"])],
         ["workload", f"{inv['workload']} {inv.get('workload_config') or ''}".strip()],
         ["profile", inv["profile"]],
-        ["repeats", str(inv["repeats"])],
+        ["repeats", repeats_text(results)],
         *[[f"{tool} version", version or "not installed"]
           for tool, version in results["tools"].items() if tool not in ("none", "null")],
     ]
@@ -450,7 +469,15 @@ METHOD = f"""\
   with no tracker) in the same repeat of the same invocation. Every figure is the median over
   repeats with its 95% percentile-bootstrap interval ({RESAMPLES} resamples, seeded, so the
   report regenerates identically). `null` is an adapter that does nothing: the harness's own
-  floor. Cells are interleaved across tools, after an unrecorded warm-up ({{warmup}}).
+  floor. Cells are interleaved across tools, after an unrecorded warm-up ({{warmup}}). Before
+  each measured process starts, pending disk writes are flushed (`sync`), so one cell's
+  writeback does not land in the next one's figures.
+- *Extra rounds*: after the planned repeats (and the reliability checks), more interleaved
+  rounds of the baseline, the floor and each tool:scenario whose end-to-end or blocked-time
+  interval still spans {100 * UNSTABLE_SPREAD:.0f}% or more of its median, until none does, the
+  repeat cap is reached, or the next round is projected to overrun the time budget. A noisy
+  figure thus gets more samples than a steady one; the stopping rule looks at the interval's
+  width, never at where the median lies.
 - *CPU (process tree)* is user+system time of the worker and every descendant it reaped
   (`wait4`; the worker is a child subreaper, so detached helpers such as `wandb-core` are
   reaped into it), plus processes still alive at exit at their last sample. *Peak RSS (tree)*
@@ -504,7 +531,7 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None,
         + ("(each tool's extras such as git/code/console capture and system metrics off, so core "
            "logging is compared like for like)" if inv["profile"] == "lean"
            else "(each tool as it comes out of the box, offline)")
-        + f", {inv['repeats']} repeat(s), generated from `results.json` of {results['created']}.",
+        + f", {repeats_text(results)}, generated from `results.json` of {results['created']}.",
         "",
         "## Summary",
         "",

@@ -24,7 +24,15 @@ from typing import Any
 
 import adapters
 from adapters.base import StoredRun
-from harness import coverage, fidelity, netguard, repeatability, results, server_probes
+from harness import (
+    coverage,
+    fidelity,
+    netguard,
+    precision,
+    repeatability,
+    results,
+    server_probes,
+)
 from harness.proctree import TreeSampler, run_monitored
 from harness.services.base import Service, ServiceError
 from harness.services.pool import ServicePool
@@ -44,6 +52,11 @@ class Plan:
     scenarios: list[str] | None = None  # None or ["first"]: each tool's first; ["all"]: all
     profile: str = "lean"
     repeats: int = 3
+    # Extra rounds, up to this many repeats in all, for the tool:scenarios whose headline
+    # interval is still wide after ``repeats`` (None: exactly ``repeats``); a round starts only
+    # if it is projected to end within ``time_budget_s`` of the start of the invocation.
+    max_repeats: int | None = None
+    time_budget_s: float | None = None
     workload: str = "digits"
     workload_config: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 300.0
@@ -205,6 +218,7 @@ class CellRun:
 
     def log(self) -> None:
         """The measured part: a fresh process imports, logs, finishes and exits."""
+        os.sync()  # the previous cell's writes and deletions are flushed before, not during, it
         samplers = {name: TreeSampler(svc.pids(), observer=self._watch(f"service {name}").observe)
                     for name, svc in self.services.items()}
         for sampler in samplers.values():
@@ -358,8 +372,8 @@ def fmt_clock(seconds: float) -> str:
 
 
 # Plan fields a results file records, so ``--resume`` can rebuild the plan from it.
-RESUMABLE = ("profile", "repeats", "workload", "workload_config", "timeout_s", "exit_grace_s",
-             "probes", "reliability", "crash_at", "require")
+RESUMABLE = ("profile", "repeats", "max_repeats", "time_budget_s", "workload", "workload_config",
+             "timeout_s", "exit_grace_s", "probes", "reliability", "crash_at", "require")
 
 
 def plan_from_results(data: Mapping[str, Any], external: Mapping[str, str]) -> Plan:
@@ -397,7 +411,8 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
     versions = {t: (c.version() if (c := adapters.load(t)) else None) for t in tools}
     invocation = {
         "tools": tools, "scenarios": [f"{t}:{s}" for t, s in pairs], "profile": plan.profile,
-        "repeats": plan.repeats, "workload": plan.workload,
+        "repeats": plan.repeats, "max_repeats": plan.max_repeats,
+        "time_budget_s": plan.time_budget_s, "workload": plan.workload,
         "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
         "exit_grace_s": plan.exit_grace_s, "probes": plan.probes,
         "reliability": plan.reliability, "crash_at": plan.crash_at,
@@ -427,23 +442,16 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
     log_dir = results_path.parent / "service-logs"
     pool = ServicePool(tmp_root / "services", log_dir, plan.external, progress)
     started = time.perf_counter()
-    try:
-        progress("warm-up: one unrecorded baseline cell and one SDK import per tool "
-                 "(disk caches, .pyc files)")
-        run_cell(Cell(adapters.BASELINE, "baseline", -1), plan, tmp_root)
-        for tool in dict.fromkeys(t for t, _ in pairs if t not in ALWAYS):
-            warm_up_import(tool, plan, tmp_root)
-        if plan.probes and "server_probes" not in data:
-            data["server_probes"] = server_probes.run(pairs, pool, tmp_root / "services",
-                                                      log_dir, progress)
-            results.save(data, results_path)
-        if resume is not None:
-            progress(f"resuming: {len(done)} cell(s) kept from {results_path}, "
-                     f"{len(cells)} to run")
-        for index, cell in enumerate(cells, 1):
+
+    def run(batch: list[Cell], what_round: str) -> None:
+        """Run ``batch`` in order; results.json is saved and a progress line printed after each."""
+        batch_started = time.perf_counter()
+        for index, cell in enumerate(batch, 1):
             known = skipped.get(cell.tool) or skipped.get(cell.label)
+            cell_started = time.perf_counter()
             if known is None:
                 record = _run_with_services(cell, plan, tmp_root, pool)
+                record["cell_s"] = time.perf_counter() - cell_started
             else:
                 record = {"tool": cell.tool, "tool_version": versions.get(cell.tool),
                           "scenario": cell.scenario, "profile": plan.profile,
@@ -464,24 +472,72 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
                 data["cells"].append(record)
             baseline_overheads(data["cells"])
             results.save(data, results_path)
-            elapsed = time.perf_counter() - started
-            eta = elapsed / index * (len(cells) - index)
-            what = "probe" if cell.mode == "probe" else f"repeat {cell.repeat + 1}/{plan.repeats}"
+            elapsed = time.perf_counter() - batch_started
+            eta = elapsed / index * (len(batch) - index)
+            what = "probe" if cell.mode == "probe" else f"repeat {cell.repeat + 1}{what_round}"
             detail = record["status"]
             if record.get("error") and record["status"] != "ok":
                 detail += f": {str(record['error'])[:90]}"
             if seen := (record.get("network") or {}).get("seen"):
                 detail += f" (offline guard: {seen} network attempt(s) recorded)"
-            progress(f"[{index:>3}/{len(cells)}] {cell.label:<22} {what:<13} {detail}"
-                     f"  (elapsed {fmt_clock(elapsed)}, eta {fmt_clock(eta)})")
+            progress(f"[{index:>3}/{len(batch)}] {cell.label:<22} {what:<13} {detail}  (elapsed "
+                     f"{fmt_clock(time.perf_counter() - started)}, eta {fmt_clock(eta)})")
+
+    try:
+        progress("warm-up: one unrecorded baseline cell and one SDK import per tool "
+                 "(disk caches, .pyc files)")
+        run_cell(Cell(adapters.BASELINE, "baseline", -1), plan, tmp_root)
+        for tool in dict.fromkeys(t for t, _ in pairs if t not in ALWAYS):
+            warm_up_import(tool, plan, tmp_root)
+        if plan.probes and "server_probes" not in data:
+            data["server_probes"] = server_probes.run(pairs, pool, tmp_root / "services",
+                                                      log_dir, progress)
+            results.save(data, results_path)
+        if resume is not None:
+            progress(f"resuming: {len(done)} cell(s) kept from {results_path}, "
+                     f"{len(cells)} to run")
+        run(cells, f"/{plan.repeats}")
         if plan.reliability:
             _reliability_stages(data, pairs, plan, tmp_root, pool,
                                 lambda: results.save(data, results_path), progress)
+        _extra_rounds(plan, pairs, data, done, started, run, progress)
     finally:
         with interrupts_held():  # a second Ctrl-C must not leave services or files behind
             pool.close()
             shutil.rmtree(tmp_root, ignore_errors=True)
     return data
+
+
+def _extra_rounds(plan: Plan, pairs: list[tuple[str, str]], data: dict[str, Any],
+                  done: set[tuple[str, str, int, str]], started: float,
+                  run: Callable[[list[Cell], str], None],
+                  progress: Callable[[str], None]) -> None:
+    """More interleaved rounds, each of the baseline, the floor and the tool:scenarios whose
+    end-to-end or blocked-time interval is still wide (see :mod:`harness.precision`), until
+    none is, ``max_repeats`` is reached, or the next round would overrun the time budget."""
+    labels = [f"{t}:{s}" for t, s in pairs if t not in ALWAYS]
+    for repeat in range(plan.repeats, plan.max_repeats or plan.repeats):
+        earlier = [c for c in data["cells"] if c["repeat"] < repeat]
+        wide = precision.imprecise(earlier, labels)
+        if not wide:
+            progress(f"every headline interval spans under "
+                     f"{100 * precision.UNSTABLE_SPREAD:.0f}% of its median after {repeat} "
+                     "repeats: no extra round needed")
+            return
+        batch = [Cell(t, s, repeat) for t, s in pairs
+                 if (t in ALWAYS or f"{t}:{s}" in wide) and (t, s, repeat, "log") not in done]
+        new_round = len(batch) == len(wide) + len(ALWAYS)
+        projected = time.perf_counter() - started + precision.round_estimate_s(
+            earlier, [f"{c.tool}:{c.scenario}" for c in batch])
+        if new_round and plan.time_budget_s is not None and projected > plan.time_budget_s:
+            progress(f"no extra round {repeat + 1}: it would end at {fmt_clock(projected)}, past "
+                     f"the {fmt_clock(plan.time_budget_s)} budget; {', '.join(wide)} keep(s) "
+                     "a wide interval")
+            return
+        progress(f"extra round {repeat + 1} (up to {plan.max_repeats}) for the interval(s) still "
+                 f"spanning >= {100 * precision.UNSTABLE_SPREAD:.0f}% of the median: "
+                 f"{', '.join(wide)}")
+        run(batch, " (extra)")
 
 
 @contextlib.contextmanager

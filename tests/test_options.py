@@ -19,12 +19,15 @@ def test_defaults_run_every_scenario_of_the_four_tools_with_probes() -> None:
     plan = options.plan_from(vars(parse()))
     assert plan.tools == ["mlflow", "wandb", "neptune", "comet"]
     assert plan.scenarios == ["all"] and plan.probes and plan.repeats == 3
+    assert plan.max_repeats == options.MAX_REPEATS
+    assert plan.time_budget_s == 60 * options.TIME_BUDGET_MIN
 
 
 def test_quick_is_first_scenarios_short_workload_no_probes() -> None:
     plan = options.plan_from(vars(parse("--quick")))
     assert plan.scenarios == ["first"] and not plan.probes
     assert plan.workload_config == {"epochs": options.QUICK_EPOCHS} and plan.repeats == 3
+    assert plan.max_repeats == 3  # a fast look: no extra rounds
     plan = options.plan_from(vars(parse("--quick", "--workload-config", "epochs=7",
                                         "--scenarios", "mlflow:file")))
     assert plan.workload_config == {"epochs": 7} and plan.scenarios == ["mlflow:file"]
@@ -44,6 +47,20 @@ def test_pytest_spelling_maps_to_the_same_plan() -> None:
     ns = parser.parse_args(["--trackbench-tools", "mlflow", "--trackbench-repeats", "5"])
     plan = options.plan_from(vars(ns), prefix="trackbench_")
     assert plan.tools == ["mlflow"] and plan.repeats == 5
+    # pytest-benchmark runs its own rounds: the CLI's extra-round options are not offered.
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--trackbench-max-repeats", "7"])
+
+
+def test_max_repeats_and_time_budget() -> None:
+    plan = options.plan_from(vars(parse("--repeats", "12")))
+    assert plan.max_repeats == 12  # never below --repeats
+    plan = options.plan_from(vars(parse("--max-repeats", "5", "--time-budget", "30")))
+    assert (plan.max_repeats, plan.time_budget_s) == (5, 1800.0)
+    with pytest.raises(ValueError, match="at least --repeats"):
+        options.plan_from(vars(parse("--repeats", "4", "--max-repeats", "3")))
+    with pytest.raises(ValueError, match="time-budget"):
+        options.plan_from(vars(parse("--time-budget", "0")))
 
 
 def test_bad_values_are_refused() -> None:
