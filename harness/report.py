@@ -388,6 +388,10 @@ def _run_to_run(results: Mapping[str, Any]) -> list[str]:
     tolerance = 100 * repeatability.TOLERANCE
     lines = [f"Run-to-run, against the previous run of the same plan on this machine "
              f"({results['previous_run']['created']}):"]
+    def noise(label: str, key: str) -> str:
+        overlap = repeatability.within_noise(results, label, key)
+        return "-" if overlap is None else ("overlap" if overlap else "apart")
+
     for name, key in repeatability.HEADLINE:
         moved = [c for c in changes if c[1] == key]
         off = [c for c in moved if c[4] is None or abs(c[4]) > repeatability.TOLERANCE]
@@ -395,11 +399,17 @@ def _run_to_run(results: Mapping[str, Any]) -> list[str]:
         lines.append(f"- *{name}*: {len(moved) - len(off)} of {len(moved)} tool medians within "
                      f"±{tolerance:.0f}% (largest change {100 * (worst[4] or 0):+.1f}%, "
                      f"{worst[0]})" + (": " + ", ".join(
-                         f"{c[0]} {100 * (c[4] or 0):+.1f}%" for c in off) if off else "."))
+                         f"{c[0]} {100 * (c[4] or 0):+.1f}% (95% intervals {noise(c[0], key)})"
+                         for c in off) if off else "."))
     rows = [[label, fmt_s(before), fmt_s(now), f"{100 * change:+.1f}%" if change is not None
-             else "-"] for label, key, before, now, change in changes if key == "e2e_s"]
-    return [*lines, "", *md_table(["tool:scenario", "end to end, previous run", "this run",
-                                   "change"], rows)]
+             else "-", noise(label, key)]
+            for label, key, before, now, change in changes if key == "e2e_s"]
+    return [*lines, "", "*95% intervals*: whether the two runs' intervals of the median overlap. "
+            "Overlapping intervals mean the change is within what the runs' own repeat-to-repeat "
+            "spread explains; intervals apart mean a shift larger than that spread (the machine's "
+            "speed, or the tool, changed between the runs).", "",
+            *md_table(["tool:scenario", "end to end, previous run", "this run", "change",
+                       "95% intervals"], rows)]
 
 
 def repeats_text(results: Mapping[str, Any]) -> str:

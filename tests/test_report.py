@@ -116,11 +116,14 @@ def test_run_to_run_change_against_the_previous_run() -> None:
     text = report.render(data)
     assert "Run-to-run, against the previous run of the same plan on this machine" in text
     assert "*end to end*: 1 of 2 tool medians within ±10%" in text
-    assert "tests.fakes:LossyAdapter:default -20.0%" in text
+    assert "tests.fakes:LossyAdapter:default -20.0% (95% intervals apart)" in text
     row = next(line for line in text.splitlines()
                if line.startswith("| tests.fakes:JsonFileAdapter:default | ")
-               and line.endswith("| -3.8% |"))
+               and line.endswith("| -3.8% | overlap |"))
     assert row
+    # A previous run recorded before intervals were kept: the change, without the verdict.
+    del data["previous_run"]["intervals"]
+    assert "| -3.8% | - |" in report.render(data)
 
 
 def test_previous_run_from_another_plan_or_machine_is_not_compared() -> None:
