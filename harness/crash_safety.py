@@ -121,11 +121,11 @@ def crash_one(tool: str, scenario: str, plan: Plan, tmp_root: Path, kill_after: 
         run.close()
 
 
-def prepare(base: dict[str, Any], skip_reason: str | None, missing: Mapping[str, str],
-            kill_after: int | None, get_services: Callable[[str, str], Mapping[str, Service]]
-            ) -> tuple[dict[str, Any] | None, Mapping[str, Service]]:
-    """Shared by the crash and outage stages: the record of a pair that cannot run (skipped,
-    tool unavailable, no kill point, service down), or None and the pair's services."""
+def _prepare(base: dict[str, Any], skip_reason: str | None, missing: Mapping[str, str],
+             kill_after: int | None, get_services: Callable[[str, str], Mapping[str, Service]]
+             ) -> tuple[dict[str, Any] | None, Mapping[str, Service]]:
+    """The record of a pair that cannot run (skipped, tool unavailable, no kill point, service
+    down), or None and the pair's services."""
     tool, scenario = base["tool"], base["scenario"]
     if skip_reason:
         return {**base, "status": "skipped", "error": skip_reason}, {}
@@ -140,28 +140,47 @@ def prepare(base: dict[str, Any], skip_reason: str | None, missing: Mapping[str,
         return {**base, "status": "failed", "error": f"service did not start: {exc}"}, {}
 
 
-def run(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan, tmp_root: Path,
-        get_services: Callable[[str, str], Mapping[str, Service]],
-        save: Callable[[], None], progress: Callable[[str], None]) -> None:
-    """The stage: one record per tool x scenario in ``data["reliability"]["crash"]``, saved
-    after each; pairs already recorded are skipped (``--resume``)."""
-    records = data["reliability"].setdefault(KEY, [])
+Measure = Callable[[str, str, Plan, Path, int, Mapping[str, Service]], dict[str, Any]]
+
+
+def run_stage(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan,
+              tmp_root: Path, get_services: Callable[[str, str], Mapping[str, Service]],
+              save: Callable[[], None], progress: Callable[[str], None], *, key: str,
+              title: str, action: str, skip_reasons: Mapping[str, str], measure: Measure,
+              outcome: Callable[[Mapping[str, Any]], str],
+              applies: Callable[[str, str], bool] = lambda tool, scenario: True) -> None:
+    """The loop the crash and outage stages share: one record per pending pair in
+    ``data["reliability"][key]``, saved after each (``--resume`` skips recorded pairs)."""
+    records = data["reliability"].setdefault(key, [])
     calls = workload_calls(data["cells"])
     kill_after = kill_point(calls, plan.crash_at)
     missing = unavailable_tools(data["cells"])
-    for tool, scenario in pending(data, KEY, pairs):
+    for tool, scenario in pending(data, key, pairs):
+        if not applies(tool, scenario):
+            continue
         base = {"tool": tool, "scenario": scenario, "tool_version": data["tools"].get(tool)}
-        record, services = prepare(base, skipped(scenario), missing, kill_after, get_services)
+        record, services = _prepare(base, skipped(scenario, skip_reasons), missing, kill_after,
+                                    get_services)
         if record is None:
-            progress(f"crash safety: {tool}:{scenario}, SIGKILL before log_metrics call "
-                     f"{kill_after + 1}")
+            progress(f"{title}: {tool}:{scenario}, {action} {kill_after + 1}")
             began = time.perf_counter()
-            record = crash_one(tool, scenario, plan, tmp_root, kill_after, services)
+            record = measure(tool, scenario, plan, tmp_root, kill_after, services)
             record.update(workload_calls=calls, duration_s=time.perf_counter() - began)
         records.append(record)
         save()
-        pct = record.get("recovered_pct")
-        progress(f"crash safety: {tool}:{scenario} {record['status']}"
-                 + (f", {pct:.0f}% of points recovered" if pct is not None else "")
+        progress(f"{title}: {tool}:{scenario} {record['status']}" + outcome(record)
                  + (f" ({str(record['error'])[:90]})" if record.get("error") else ""))
 
+
+def run(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan, tmp_root: Path,
+        get_services: Callable[[str, str], Mapping[str, Service]],
+        save: Callable[[], None], progress: Callable[[str], None]) -> None:
+    """The stage: one record per tool x scenario in ``data["reliability"]["crash"]``."""
+
+    def recovered(record: Mapping[str, Any]) -> str:
+        pct = record.get("recovered_pct")
+        return f", {pct:.0f}% of points recovered" if pct is not None else ""
+
+    run_stage(data, pairs, plan, tmp_root, get_services, save, progress, key=KEY,
+              title="crash safety", action="SIGKILL before log_metrics call",
+              skip_reasons=SKIPPED, measure=crash_one, outcome=recovered)

@@ -13,34 +13,34 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from harness.repeatability import HEADLINE
+from harness.repeatability import HEADLINE, samples
 from harness.stats import relative_width
 
 UNSTABLE_SPREAD = 0.10  # a median whose 95% interval spans this share of it is imprecise
 MIN_SAMPLES = 3  # below this, a bootstrap interval says little
 
 
-def _ok_values(cells: Iterable[Mapping[str, Any]], label: str, key: str) -> list[float]:
-    return [c[key] for c in cells if c["status"] == "ok" and c.get(key) is not None
-            and f"{c['tool']}:{c['scenario']}" == label]
+def _widest(figures: Mapping[str, list[float]]) -> tuple[float, str] | None:
+    found: list[tuple[float, str]] = []
+    for name, key in HEADLINE:
+        values = figures.get(key, [])
+        if len(values) < MIN_SAMPLES:
+            return None
+        found.append((relative_width(values), name))
+    return max(found)
 
 
 def widest(cells: Sequence[Mapping[str, Any]], label: str) -> tuple[float, str] | None:
     """The widest relative interval among ``label``'s headline figures, and which figure; None
     when a figure has too few samples to judge (a failed cell is not re-measured here)."""
-    found: list[tuple[float, str]] = []
-    for name, key in HEADLINE:
-        values = _ok_values(cells, label, key)
-        if len(values) < MIN_SAMPLES:
-            return None
-        found.append((relative_width(values), name))
-    return max(found) if found else None
+    return _widest(samples(cells).get(label, {}))
 
 
 def imprecise(cells: Sequence[Mapping[str, Any]], labels: Iterable[str]) -> list[str]:
     """The labels, in order, whose end-to-end or blocked-time interval spans >= the threshold."""
+    grouped = samples(cells)
     return [label for label in labels
-            if (w := widest(cells, label)) is not None and w[0] >= UNSTABLE_SPREAD]
+            if (w := _widest(grouped.get(label, {}))) is not None and w[0] >= UNSTABLE_SPREAD]
 
 
 def round_estimate_s(cells: Sequence[Mapping[str, Any]], labels: Iterable[str]) -> float:

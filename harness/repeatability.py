@@ -8,7 +8,7 @@ comparison tomorrow would see the same numbers.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.results import IncomparableResults, check_same_machine
@@ -20,29 +20,29 @@ PLAN_KEYS = ("tools", "scenarios", "profile", "repeats", "max_repeats", "workloa
              "workload_config")
 
 
-def _samples(results: Mapping[str, Any]) -> dict[str, dict[str, list[float]]]:
-    """tool:scenario -> figure key -> values over the ok cells."""
-    samples: dict[str, dict[str, list[float]]] = {}
-    for cell in results["cells"]:
+def samples(cells: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """tool:scenario -> headline figure key -> values over the ok cells."""
+    found: dict[str, dict[str, list[float]]] = {}
+    for cell in cells:
         if cell["status"] != "ok":
             continue
         label = f"{cell['tool']}:{cell['scenario']}"
         for _, key in HEADLINE:
             if cell.get(key) is not None:
-                samples.setdefault(label, {}).setdefault(key, []).append(cell[key])
-    return samples
+                found.setdefault(label, {}).setdefault(key, []).append(cell[key])
+    return found
 
 
 def headline(results: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """tool:scenario -> figure key -> median over the ok cells."""
     return {label: {key: statistics.median(v) for key, v in figures.items()}
-            for label, figures in _samples(results).items()}
+            for label, figures in samples(results["cells"]).items()}
 
 
 def intervals(results: Mapping[str, Any]) -> dict[str, dict[str, list[float]]]:
     """tool:scenario -> figure key -> [low, high] of the median's 95% bootstrap interval."""
     return {label: {key: list(median_ci(v)[1:]) for key, v in figures.items()}
-            for label, figures in _samples(results).items()}
+            for label, figures in samples(results["cells"]).items()}
 
 
 def previous_run(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -57,14 +57,17 @@ def previous_run(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
     return {"created": old["created"], "medians": headline(old), "intervals": intervals(old)}
 
 
-def within_noise(results: Mapping[str, Any], label: str, key: str) -> bool | None:
-    """Whether this run's and the previous run's 95% intervals of a median overlap, i.e. the
-    change is one the two runs' own spread can explain (None: the previous run kept none)."""
-    before = ((results.get("previous_run") or {}).get("intervals") or {}).get(label, {}).get(key)
-    now = intervals(results).get(label, {}).get(key)
-    if before is None or now is None:
-        return None
-    return before[0] <= now[1] and now[0] <= before[1]
+def overlaps(results: Mapping[str, Any]) -> dict[tuple[str, str], bool]:
+    """(label, figure key) -> whether this run's and the previous run's 95% intervals of the
+    median overlap, i.e. the change is one the two runs' own spread can explain; absent where
+    the previous run kept no interval."""
+    before = (results.get("previous_run") or {}).get("intervals") or {}
+    out = {}
+    for label, figures in intervals(results).items():
+        for key, now in figures.items():
+            if (old := before.get(label, {}).get(key)) is not None:
+                out[(label, key)] = old[0] <= now[1] and now[0] <= old[1]
+    return out
 
 
 def changes(results: Mapping[str, Any]) -> list[tuple[str, str, float, float, float | None]]:

@@ -388,8 +388,10 @@ def _run_to_run(results: Mapping[str, Any]) -> list[str]:
     tolerance = 100 * repeatability.TOLERANCE
     lines = [f"Run-to-run, against the previous run of the same plan on this machine "
              f"({results['previous_run']['created']}):"]
+    overlaps = repeatability.overlaps(results)
+
     def noise(label: str, key: str) -> str:
-        overlap = repeatability.within_noise(results, label, key)
+        overlap = overlaps.get((label, key))
         return "-" if overlap is None else ("overlap" if overlap else "apart")
 
     for name, key in repeatability.HEADLINE:

@@ -19,15 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import adapters
-from harness.crash_safety import (
-    kill_point,
-    pending,
-    prepare,
-    read_back,
-    skipped,
-    unavailable_tools,
-    workload_calls,
-)
+from harness.crash_safety import read_back, run_stage
 from harness.runner import Cell, CellRun, Plan, _worker
 from harness.server_probes import REST_SERVERS
 from harness.services.base import Service, ServiceError
@@ -139,24 +131,7 @@ def run(data: dict[str, Any], pairs: Iterable[tuple[str, str]], plan: Plan, tmp_
         save: Callable[[], None], progress: Callable[[str], None]) -> None:
     """The stage over the scenarios that run a tracking server; records in
     ``data["reliability"]["outage"]``, saved after each."""
-    records = data["reliability"].setdefault(KEY, [])
-    calls = workload_calls(data["cells"])
-    kill_after = kill_point(calls, plan.crash_at)
-    missing = unavailable_tools(data["cells"])
-    for tool, scenario in pending(data, KEY, pairs):
-        if not has_server(tool, scenario):
-            continue
-        base = {"tool": tool, "scenario": scenario, "tool_version": data["tools"].get(tool)}
-        record, services = prepare(base, skipped(scenario, SKIPPED), missing, kill_after,
-                                   get_services)
-        if record is None:
-            progress(f"server outage: {tool}:{scenario}, server killed and restarted at "
-                     f"log_metrics call {kill_after + 1}")
-            began = time.perf_counter()
-            record = outage_one(tool, scenario, plan, tmp_root, kill_after, services)
-            record.update(workload_calls=calls, duration_s=time.perf_counter() - began)
-        records.append(record)
-        save()
-        progress(f"server outage: {tool}:{scenario} {record['status']}"
-                 + (f": {record['behaviour']}" if record.get("behaviour") else "")
-                 + (f" ({str(record['error'])[:90]})" if record.get("error") else ""))
+    run_stage(data, pairs, plan, tmp_root, get_services, save, progress, key=KEY,
+              title="server outage", action="server killed and restarted at log_metrics call",
+              skip_reasons=SKIPPED, measure=outage_one, applies=has_server,
+              outcome=lambda r: f": {r['behaviour']}" if r.get("behaviour") else "")

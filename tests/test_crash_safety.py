@@ -132,7 +132,7 @@ def test_skips_name_a_variant_or_a_scenario() -> None:
     assert "die with the process" in crash_safety.skipped("server-sqlite+batch")
     assert "same MLflow async queue" in crash_safety.skipped("server-sqlite+async")
     assert crash_safety.skipped("sqlite+async") is None and crash_safety.skipped("file") is None
-    assert "only queue" in server_outage.skipped("server-sqlite+async", server_outage.SKIPPED)
+    assert "only queue" in crash_safety.skipped("server-sqlite+async", server_outage.SKIPPED)
 
 
 TOOLS = [("mlflow", "sqlite", "mlflow"), ("mlflow", "sqlite+async", "mlflow"),
