@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib
 
-from adapters.base import TrackerAdapter
+from adapters.base import BASELINE, FLOOR, REFERENCE_TOOLS, TrackerAdapter
 
-BASELINE = "none"
+__all__ = ["BASELINE", "DEFAULT_TOOLS", "FLOOR", "REFERENCE_TOOLS", "load", "tool_names",
+           "trackers"]
 
 _REGISTRY: dict[str, str] = {
-    "null": "adapters.null:NullAdapter",
+    FLOOR: "adapters.null:NullAdapter",
     "mlflow": "adapters.mlflow:MlflowAdapter",
     "wandb": "adapters.wandb:WandbAdapter",
     "neptune": "adapters.neptune:NeptuneAdapter",
@@ -28,6 +29,11 @@ DEFAULT_TOOLS: tuple[str, ...] = ("mlflow", "wandb", "neptune", "comet")
 
 def tool_names() -> list[str]:
     return [BASELINE, *_REGISTRY]
+
+
+def trackers() -> list[str]:
+    """The registered trackers: every tool but the baseline and the floor."""
+    return [name for name in _REGISTRY if name not in REFERENCE_TOOLS]
 
 
 def load(name: str) -> type[TrackerAdapter] | None:

@@ -15,6 +15,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
+# Reserved tool names: the baseline (no tracker at all: the workload's calls stop at the
+# harness's ledger) and the floor (an adapter that accepts every call and does nothing). Every
+# run measures both beside the tools, so overheads are differences taken in the same run.
+BASELINE = "none"
+FLOOR = "null"
+REFERENCE_TOOLS = (BASELINE, FLOOR)
+
 
 class Unsupported(Exception):
     """The tool has no such feature (in this scenario)."""
@@ -76,6 +83,8 @@ class TrackerAdapter(abc.ABC):
 
     name: ClassVar[str]
     distribution: ClassVar[str | None] = None  # PyPI name, for the version without importing
+    # Top-level modules the SDK is imported as: only this adapter's module may import them.
+    sdk_modules: ClassVar[tuple[str, ...]] = ()
     scenarios: ClassVar[tuple[str, ...]] = ("default",)
     # Services (see harness/services) the harness must run for a scenario, in start order.
     scenario_services: ClassVar[dict[str, tuple[str, ...]]] = {}

@@ -223,6 +223,7 @@ def _tally(counts: Counter[str]) -> str:
 class CometAdapter(TrackerAdapter):
     name = "comet"
     distribution = "comet-ml"
+    sdk_modules = ("comet_ml",)
     scenarios = ("offline",)
     hosted_auth_docs = "https://www.comet.com/docs/v2/guides/comet-dashboard/more-in-workspaces/"
     hosted_api_docs = "https://www.comet.com/docs/v2/api-and-sdk/rest-api/overview/"

@@ -66,6 +66,7 @@ def _source_sha256(dataset_input: Any, notes: list[str]) -> str | None:
 class MlflowAdapter(TrackerAdapter):
     name = "mlflow"
     distribution = "mlflow"
+    sdk_modules = ("mlflow",)
     scenarios = ("sqlite", "file", "server-sqlite", "server-postgres-s3", "fasttrackml",
                  "sqlite+async", "sqlite+batch", "server-sqlite+async", "server-sqlite+batch")
     scenario_services = {

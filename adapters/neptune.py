@@ -44,6 +44,7 @@ class NeptuneAdapter(TrackerAdapter):
 
     name = "neptune"
     distribution = "neptune"
+    sdk_modules = ("neptune",)
     scenarios = ("offline",)
     hosted_auth_docs = "https://docs-legacy.neptune.ai/setup/setting_api_token/"
     hosted_api_docs = "https://docs-legacy.neptune.ai/api/"

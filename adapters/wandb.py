@@ -144,6 +144,7 @@ class WandbAdapter(TrackerAdapter):
 
     name = "wandb"
     distribution = "wandb"
+    sdk_modules = ("wandb",)
     scenarios = ("offline",)
     hosted_auth_docs = "https://docs.wandb.ai/platform/hosting/iam/access-management-intro"
     hosted_api_docs = "https://docs.wandb.ai/ref/python/public-api/"

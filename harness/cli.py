@@ -9,7 +9,12 @@ import sys
 from pathlib import Path
 
 import adapters
-from harness import compare, options, report, results, runner, sweep_report, sweeps, workloads
+from harness import options, report, results, runner, workloads
+from harness.plan import matrix, plan_from_results, with_reference_tools
+from harness.report import compare
+from harness.report import sweeps as sweeps_page
+from harness.results import IncomparableResults
+from harness.results.scaling import SWEEPS
 
 DEFAULT_OUT = Path("reports/latest")
 
@@ -26,16 +31,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 raise ValueError(f"nothing to resume: no {results_path} (use --out to point at "
                                  "the interrupted run's directory)")
             resume = results.load(results_path)
-            plan = runner.plan_from_results(resume, options.plan_from(vars(args)).external)
+            plan = plan_from_results(resume, options.plan_from(vars(args)).external)
         else:
             plan = options.plan_from(vars(args))
-        runner.matrix(runner.with_reference_tools(plan.tools), plan.scenarios)
+        matrix(with_reference_tools(plan.tools), plan.scenarios)
         if ":" in plan.workload:
             workloads.resolve(plan.workload)  # fail now, not once per cell
     except (ValueError, ImportError) as exc:
         print(f"trackbench: {exc}", file=sys.stderr)
         return 2
-    print(f"trackbench: tools {', '.join(runner.with_reference_tools(plan.tools))}; workload "
+    print(f"trackbench: tools {', '.join(with_reference_tools(plan.tools))}; workload "
           f"{plan.workload}; profile {plan.profile}; {plan.repeats} repeat(s)"
           + (f" (up to {plan.max_repeats} where an interval stays wide)"
              if (plan.max_repeats or 0) > plan.repeats else "")
@@ -78,9 +83,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
         data_path = out / "sweeps.json"
-        sweeps.run_sweep(options.csv_list(args.tools), options.csv_list(args.sweeps) or None,
-                         quick=args.quick, out_path=data_path, repeats=args.repeats,
-                         progress=lambda line: print(line, file=sys.stderr, flush=True))
+        runner.sweep(options.csv_list(args.tools), options.csv_list(args.sweeps) or None,
+                     quick=args.quick, out_path=data_path, repeats=args.repeats,
+                     progress=lambda line: print(line, file=sys.stderr, flush=True))
     except ValueError as exc:
         print(f"trackbench: {exc}", file=sys.stderr)
         return 2
@@ -88,27 +93,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(f"trackbench: interrupted; points measured so far are in {data_path}",
               file=sys.stderr)
         return 130
-    path = _write_sweep_report(results.load(data_path), out)
+    path = sweeps_page.write_page(results.load(data_path), out)
     print(f"trackbench: sweep report written to {path}", file=sys.stderr)
     return 0
-
-
-def _write_sweep_report(data: dict, out: Path) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "SWEEPS.md"
-    lines = ["# trackbench scaling sweeps", "",
-             f"Generated from `sweeps.json` of {data['created']} "
-             f"({data['machine']['cpu_model']}, {data['machine']['cpu_logical']} cores).", "",
-             *sweep_report.render_sweeps(data["records"], out)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     data = results.load(Path(args.results))
     out = Path(args.out) if args.out else Path(args.results).parent
     if data.get("kind") == "sweeps":
-        print(f"trackbench: report written to {_write_sweep_report(data, out)}", file=sys.stderr)
+        print(f"trackbench: report written to {sweeps_page.write_page(data, out)}", file=sys.stderr)
         return 0
     path = report.write(data, out, results.load(Path(args.sweeps)) if args.sweeps else None)
     print(f"trackbench: report written to {path}", file=sys.stderr)
@@ -119,7 +113,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     old, new = results.load(Path(args.old)), results.load(Path(args.new))
     try:
         text = compare.render(old, new)
-    except compare.IncomparableResults as exc:
+    except IncomparableResults as exc:
         print(f"trackbench: {exc}", file=sys.stderr)
         return 2
     if args.out:
@@ -171,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--tools", default=",".join(adapters.DEFAULT_TOOLS),
                      help="comma-separated trackers (none and null always run)")
     swp.add_argument("--sweeps", default="", help="comma-separated subset of: "
-                     + ", ".join(sweeps.SWEEPS) + " (default: all)")
+                     + ", ".join(SWEEPS) + " (default: all)")
     swp.add_argument("--quick", action="store_true",
                      help="3 points per sweep, 1 repeat (minutes, not most of an hour)")
     swp.add_argument("--repeats", type=int, default=None,

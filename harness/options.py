@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import adapters
-from harness import coverage
-from harness.precision import UNSTABLE_SPREAD
-from harness.runner import Plan
+from harness.plan import Plan
+from harness.results import coverage
+from harness.results.precision import UNSTABLE_SPREAD
 
 MAX_REPEATS = 10
 # Extra rounds stop where the default full run (about 11 minutes before them) would pass 15.

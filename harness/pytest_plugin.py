@@ -4,6 +4,10 @@ Plain ``pytest`` runs the test suite and deselects the benchmarks; ``pytest --be
 only the benchmarks (one per tool, same workload), each round a fresh worker process timed by
 pytest-benchmark, and writes results.json + REPORT.md from the same records the CLI would write.
 pytest-benchmark's own flags (``--benchmark-save``, ``--benchmark-compare``, ...) keep working.
+
+Installed as a pytest entry point, this module is loaded by every pytest session in the
+environment: it imports only the options at load time, and the measuring machinery when a
+benchmark session needs it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from harness import options, report, results, runner
-from harness.services.pool import ServicePool
+from adapters.base import REFERENCE_TOOLS
+from harness import options
+from harness.plan import Cell, Plan, matrix, with_reference_tools
 
 MARK = "benchmark_cell"
 RECORDS = pytest.StashKey[list[dict[str, Any]]]()
@@ -47,7 +52,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-def plan_of(config: pytest.Config) -> runner.Plan:
+def plan_of(config: pytest.Config) -> Plan:
     values = {name: config.getoption(name) for name in vars(config.option)
               if name.startswith(PREFIX)}
     return options.plan_from(values, prefix=PREFIX)
@@ -56,30 +61,32 @@ def plan_of(config: pytest.Config) -> runner.Plan:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "bench_cell" in metafunc.fixturenames:
         plan = plan_of(metafunc.config)
-        pairs = runner.matrix(runner.with_reference_tools(plan.tools), plan.scenarios)
-        metafunc.parametrize("bench_cell", [runner.Cell(t, s) for t, s in pairs],
+        pairs = matrix(with_reference_tools(plan.tools), plan.scenarios)
+        metafunc.parametrize("bench_cell", [Cell(t, s) for t, s in pairs],
                              ids=[f"{t}:{s}" for t, s in pairs])
 
 
 @pytest.fixture(scope="session")
-def bench_plan(request: pytest.FixtureRequest) -> runner.Plan:
+def bench_plan(request: pytest.FixtureRequest) -> Plan:
     return plan_of(request.config)
 
 
 @pytest.fixture(scope="session")
-def bench_tmp(bench_plan: runner.Plan) -> Any:
+def bench_tmp(bench_plan: Plan) -> Any:
     """Cells' temporary root, after the same unrecorded warm-up as the CLI's."""
+    from harness.measure.cell import warm_up
+
     with tempfile.TemporaryDirectory(prefix="trackbench-bench-") as tmp:
-        runner.run_cell(runner.Cell(runner.adapters.BASELINE, "baseline", -1), bench_plan,
-                        Path(tmp))
-        for tool in runner.with_reference_tools(bench_plan.tools)[len(runner.ALWAYS):]:
-            runner.warm_up_import(tool, bench_plan, Path(tmp))
+        warm_up(with_reference_tools(bench_plan.tools)[len(REFERENCE_TOOLS):], bench_plan,
+                Path(tmp))
         yield Path(tmp)
 
 
 @pytest.fixture(scope="session")
-def bench_services(bench_plan: runner.Plan, bench_tmp: Path, request: pytest.FixtureRequest) -> Any:
+def bench_services(bench_plan: Plan, bench_tmp: Path, request: pytest.FixtureRequest) -> Any:
     """Services of server scenarios, started on first use and stopped at the session's end."""
+    from harness.services.pool import ServicePool
+
     out = Path(request.config.getoption("trackbench_out"))
     pool = ServicePool(bench_tmp / "services", out / "service-logs", bench_plan.external,
                        progress=lambda _: None)
@@ -100,19 +107,23 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     records = config.stash.get(RECORDS, [])
     if not config.getoption("benchmark") or not records:
         return
+    from harness import report, results
+    from harness.results.derived import baseline_overheads
+    from harness.results.method import WARMUP
+
     plan = plan_of(config)
-    tools = runner.with_reference_tools(plan.tools)
+    tools = with_reference_tools(plan.tools)
     data = results.new_results(
         {"tools": tools, "scenarios": sorted({f"{r['tool']}:{r['scenario']}" for r in records}),
          "profile": plan.profile, "repeats": plan.repeats, "workload": plan.workload,
          "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
          "probes": False, "reliability": False, "argv": ["pytest", "--benchmark"],
          "require": list(plan.require),
-         "warmup": list(runner.WARMUP)},
+         "warmup": list(WARMUP)},
         {r["tool"]: r.get("tool_version") for r in records},
     )
     data["cells"] = records
-    runner.baseline_overheads(data["cells"])
+    baseline_overheads(data["cells"])
     out = Path(config.getoption("trackbench_out"))
     results.save(data, out / "results.json")
     path = report.write(data, out)

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import bad_input, bad_input_stage, report, report_bad_input, runner
-from harness.bad_input import ALTERED, CASES, CRASHED, DROPPED, FAITHFUL, REJECTED
+from harness import report, runner
+from harness.measure import bad_input_cases as bad_input
+from harness.measure.bad_input_cases import ALTERED, CASES, CRASHED, DROPPED, FAITHFUL, REJECTED
+from harness.measure.bad_input_verdicts import classify
+from harness.plan import Plan, matrix, with_reference_tools
+from harness.report import bad_input as report_bad_input
+from harness.stages import bad_input as bad_input_stage
+from tests.contexts import stage_context
 
 FAKES = "tests.fakes"
 NUMBER_CASES = {"bi00", "bi07", "bi08", "bi09", "bi10", "bi11", "bi12"}
@@ -25,7 +31,7 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def feed(tool: str, tmp_path: Path, large: tuple[Path, str], scenario: str = "default",
          services: dict | None = None, timeout_s: float = 240) -> dict:
-    plan = runner.Plan(tools=[], repeats=1, probes=False, timeout_s=timeout_s)
+    plan = Plan(tools=[], repeats=1, probes=False, timeout_s=timeout_s)
     record = bad_input_stage.run_pair(tool, scenario, plan, tmp_path, services, large)
     json.dumps(record, allow_nan=False)  # results.json stays valid JSON, whatever was fed
     assert set(record["cases"]) == {case.id for case in CASES}
@@ -113,12 +119,12 @@ def test_errors_said_after_the_call_are_quoted(tmp_path: Path, large) -> None:
 
 
 def test_variants_fed_once_per_tool_and_never_batch() -> None:
-    pairs = runner.matrix(runner.with_reference_tools(["mlflow", "null"]), ["all"])
+    pairs = matrix(with_reference_tools(["mlflow", "null"]), ["all"])
     assert bad_input_stage.bad_input_pairs(pairs) == [
         ("mlflow", "sqlite"), ("mlflow", "file"), ("mlflow", "server-sqlite"),
         ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml"),
         ("mlflow", "server-sqlite+async")]
-    only = runner.matrix(["mlflow", "wandb"], ["sqlite+async", "sqlite+batch", "offline"])
+    only = matrix(["mlflow", "wandb"], ["sqlite+async", "sqlite+batch", "offline"])
     assert bad_input_stage.bad_input_pairs(only) == [
         ("mlflow", "sqlite+async"), ("wandb", "offline")]
 
@@ -130,16 +136,16 @@ def test_classify_duplicate_and_negative_steps() -> None:
     def stored(name: str, points: list) -> dict:
         return {"metrics": {name: points}, "params": {}, "artifacts": {}, "notes": []}
 
-    last = bad_input.classify(dup, call, stored(dup.name, [[1, 2.0]]), "")
+    last = classify(dup, call, stored(dup.name, [[1, 2.0]]), "")
     assert last == {"outcome": ALTERED, "detail": "only the last value kept"}
-    moved = bad_input.classify(neg, call, stored(neg.name, [[0, 0.5]]), "")
+    moved = classify(neg, call, stored(neg.name, [[0, 0.5]]), "")
     assert moved == {"outcome": ALTERED, "detail": "step -1 stored as step 0"}
-    text = bad_input.classify(bad_input.BY_ID["bi01"], call, stored("bi01_nan", [[0, "NaN"]]), "")
+    text = classify(bad_input.BY_ID["bi01"], call, stored("bi01_nan", [[0, "NaN"]]), "")
     assert text == {"outcome": ALTERED, "detail": "value stored as 'NaN' (str)"}
-    capped = bad_input.classify(bad_input.BY_ID["bi02"], call,
+    capped = classify(bad_input.BY_ID["bi02"], call,
                                 stored("bi02_pos_inf", [[0, 1.7976931348623157e308]]), "")
     assert capped["outcome"] == ALTERED and "1.7976931348623157e+308" in capped["detail"]
-    assert bad_input.classify(bad_input.BY_ID["bi01"], call,
+    assert classify(bad_input.BY_ID["bi01"], call,
                               stored("bi01_nan", [[0, math.nan]]), "")["outcome"] == FAITHFUL
 
 
@@ -208,9 +214,8 @@ def _strict(text: str) -> dict:
 def test_runner_stage_records_renders_and_resumes(tmp_path: Path) -> None:
     results_path = tmp_path / "results.json"
     tools = [f"{FAKES}:MissingAdapter", f"{FAKES}:NanDroppingAdapter"]
-    data = runner.execute(runner.Plan(tools=tools, workload=f"{FAKES}:small_workload",
-                                      repeats=1, probes=False), results_path,
-                          progress=lambda _: None)
+    data = runner.execute(Plan(tools=tools, workload=f"{FAKES}:small_workload", repeats=1,
+                               probes=False), results_path, progress=lambda _: None)
     saved = _strict(results_path.read_text())
     records = saved["reliability"]["bad_input"]
     assert [(r["tool"], r["status"]) for r in records] == [
@@ -225,7 +230,7 @@ def test_runner_stage_records_renders_and_resumes(tmp_path: Path) -> None:
     assert "Legend:" in text and f"`{tools[0]}:default`: unavailable" in text
 
     lines: list[str] = []  # a resumed run feeds nothing twice
-    bad_input_stage.run(data, [(t, "default") for t in tools], runner.Plan(tools=tools),
-                        tmp_path, lambda *_: {}, lambda: None, lines.append)
+    bad_input_stage.run(stage_context(Plan(tools=tools), [(t, "default") for t in tools], data,
+                                      tmp_path, lines.append))
     assert lines == [] and len(data["reliability"]["bad_input"]) == 2
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import compare, results
+from harness import results
+from harness.report import compare
 
 FIXED = Path(__file__).parent / "data" / "results_fixed.json"
 
@@ -36,7 +37,7 @@ def test_a_doubled_time_is_significant() -> None:
 def test_results_from_another_machine_are_refused(tmp_path: Path) -> None:
     other = json.loads(FIXED.read_text())
     other["machine"]["cpu_logical"] = 64
-    with pytest.raises(compare.IncomparableResults, match="cpu_logical"):
+    with pytest.raises(results.IncomparableResults, match="cpu_logical"):
         compare.render(results.load(FIXED), other)
     path = tmp_path / "other.json"
     path.write_text(json.dumps(other))

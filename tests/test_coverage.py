@@ -18,9 +18,16 @@ from typing import Any
 import pytest
 
 import adapters
-from harness import coverage, options, report, results, runner, seed_claims, server_probes
-from harness.runner import Cell, Plan
+from harness import options, report, results
+from harness.plan import Cell, Plan
+from harness.probes import coverage, server_coverage
+from harness.report import seed_claims
+from harness.report.page import Page
+from harness.results.coverage import FEATURES, NOT_AS_RUN, STATUSES
 from harness.services.pool import ServicePool
+from harness.stages import server_probes
+from harness.stages.context import StageContext
+from harness.stages.feature_probes import probe_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = "https://example.org/docs"
@@ -130,13 +137,13 @@ def test_every_feature_reaches_every_status() -> None:
     server_only = {("rest-api", "verified"), ("auth", "verified"), ("isolation", "verified")}
     # System metrics are recorded by the client, whatever the service: always testable.
     local_only = {("monitoring", "not testable offline")}
-    wanted = {(f, s) for f in coverage.FEATURES for s in coverage.STATUSES}
+    wanted = {(f, s) for f in FEATURES for s in STATUSES}
     assert wanted - reached == server_only | local_only  # server ones: tested with real servers
 
 
 def test_a_failed_probe_run_is_an_error_everywhere() -> None:
     out = coverage.verdicts({"status": "timeout", "error": "no result"}, {}, None)
-    assert set(out) == set(coverage.FEATURES)
+    assert set(out) == set(FEATURES)
     assert {e["status"] for e in out.values()} == {"error"}
 
 
@@ -147,7 +154,7 @@ def test_server_auth_keeps_the_scenario_as_run_beside_it() -> None:
               "rest-api": {"status": "verified", "evidence": "7/9 work", "docs": None}}
     merged = coverage.merge(local, server)
     assert merged["auth"]["status"] == "verified"
-    assert coverage.NOT_AS_RUN in merged["auth"]["evidence"]
+    assert NOT_AS_RUN in merged["auth"]["evidence"]
     assert merged["auth"]["as_run"] == "absent"
     assert merged["rest-api"]["status"] == "verified"
     assert merged["isolation"]["status"] == "absent"
@@ -156,7 +163,7 @@ def test_server_auth_keeps_the_scenario_as_run_beside_it() -> None:
 def test_probe_through_real_worker_processes(tmp_path: Path) -> None:
     """A fake with a registry, a query API, hosted alerts and a bundle lacking the bytes."""
     tool = "tests.fakes:FeatureAdapter"
-    rec = runner.run_cell(Cell(tool, "default", 0, "probe"), Plan(tools=[tool]), tmp_path)
+    rec = probe_cell(Cell(tool, "default", 0, "probe"), Plan(tools=[tool]), tmp_path)
     got = {f: e["status"] for f, e in rec["coverage"].items()}
     assert got == {
         "auth": "absent", "isolation": "absent", "data-versioning": "absent",
@@ -193,7 +200,7 @@ def test_data_versioning_evidence_says_where_the_reference_leads(reached: list,
 def test_data_versioning_needs_the_first_versions_bytes(tool: str, status: str, evidence: str,
                                                         tmp_path: Path) -> None:
     """Both fakes tell the versions apart; only the one keeping bytes can give v1 back."""
-    rec = runner.run_cell(Cell(tool, "default", 0, "probe"), Plan(tools=[tool]), tmp_path)
+    rec = probe_cell(Cell(tool, "default", 0, "probe"), Plan(tools=[tool]), tmp_path)
     entry = rec["coverage"]["data-versioning"]
     assert entry["status"] == status, entry
     assert "2 versions of one dataset told apart by distinct ids" in entry["evidence"]
@@ -292,13 +299,14 @@ def test_real_tool_probe_verdicts_and_report(label: str, short_tmp: Path,
                         reason=f"{tool} is not installed (pip install .[tools])")
     names = adapters.load(tool).services_for(scenario)
     plan = Plan(tools=[tool], scenarios=[label])
-    record = runner.run_cell(Cell(tool, scenario, 0, "probe"), plan, short_tmp,
-                             pool.get(names) if names else None)
+    record = probe_cell(Cell(tool, scenario, 0, "probe"), plan, short_tmp,
+                        pool.get(names) if names else None)
     assert record["status"] == "ok", record.get("error")
-    server = server_probes.run([(tool, scenario)], pool, short_tmp / "srv", short_tmp / "logs",
-                               lambda _: None) if names else {}
+    ctx = StageContext(plan=plan, pairs=[(tool, scenario)], data={}, results_path=None,
+                       pool=pool, tmp_root=short_tmp, progress=lambda _: None)
+    server = server_probes.probe(ctx) if names else {}
     record["coverage"] = coverage.merge(record["coverage"],
-                                        server_probes.coverage_for(label, server))
+                                        server_coverage.coverage_for(label, server))
     for feature, (status, check) in EXPECTED[label].items():
         entry = record["coverage"][feature]
         assert entry["status"] == status, (feature, entry)
@@ -349,8 +357,8 @@ def test_mlflow_reference_leads_to_the_file_as_changed_in_place(tmp_path: Path) 
             "storage_dir": str(store), "ref": json.loads(done.stdout.splitlines()[-1]),
             "result_path": str(tmp_path / "read.json")}
     (tmp_path / "read.spec.json").write_text(json.dumps(spec))
-    subprocess.run([sys.executable, "-m", "harness.worker", str(tmp_path / "read.spec.json")],
-                   cwd=ROOT, timeout=300, check=True)
+    subprocess.run([sys.executable, "-m", "harness.measure.worker",
+                    str(tmp_path / "read.spec.json")], cwd=ROOT, timeout=300, check=True)
     read = json.loads((tmp_path / "read.json").read_text())
     second = hashlib.sha256(dataset.read_bytes()).hexdigest()
     assert read["stored"]["dataset_sha256"] == [second, second]
@@ -373,7 +381,7 @@ def test_require_unknown_feature_is_a_usage_error() -> None:
     out = _cli("run", "--require", "auth,telepathy")
     assert out.returncode == 2
     assert "unknown feature(s) for --require: telepathy" in out.stderr
-    assert ", ".join(coverage.FEATURES) in out.stderr
+    assert ", ".join(FEATURES) in out.stderr
 
 
 def test_require_without_probes_is_a_usage_error() -> None:
@@ -439,7 +447,7 @@ def _row(text: str, source: str) -> str:
 def test_seed_claims_follow_the_results() -> None:
     data = _results_with({"mlflow:sqlite": {"data-versioning": "verified", "alerts": "absent"},
                           "neptune:offline": {"alerts": "absent", "auth": "not testable offline"}})
-    text = "\n".join(seed_claims.render(data))
+    text = "\n".join(seed_claims.render(Page(data)))
     assert _row(text, "Data versioning - no in-built").endswith("| **contradicted** |")
     assert _row(text, "alerts are required").endswith("| **confirmed** |")
     assert _row(text, "Nepture.ai").endswith("| **contradicted** |")
@@ -447,7 +455,7 @@ def test_seed_claims_follow_the_results() -> None:
     flipped = copy.deepcopy(data)
     flipped["probes"][0]["coverage"]["data-versioning"]["status"] = "absent"
     flipped["probes"][0]["coverage"]["alerts"]["status"] = "verified"
-    text = "\n".join(seed_claims.render(flipped))
+    text = "\n".join(seed_claims.render(Page(flipped)))
     assert _row(text, "Data versioning - no in-built").endswith("| **confirmed** |")
     assert _row(text, "alerts are required").endswith("| **contradicted** |")
 
@@ -458,11 +466,11 @@ def test_seed_endpoint_claims_follow_the_rest_probe() -> None:
              "outcome": "gone", "named_in_seed": True, "evidence": "404",
              "replaced_by": "POST /api/2.0/mlflow/experiments/search"}
     data["server_probes"] = {"rest_api": {"mlflow:server-sqlite": [probe]}, "auth": None}
-    text = "\n".join(seed_claims.render(data))
+    text = "\n".join(seed_claims.render(Page(data)))
     row = _row(text, "experiments/list")
     assert "HTTP 404 (gone), replaced by POST" in row and row.endswith("| **contradicted** |")
     probe.update(status=200, outcome="works")
-    assert _row("\n".join(seed_claims.render(data)), "experiments/list").endswith(
+    assert _row("\n".join(seed_claims.render(Page(data))), "experiments/list").endswith(
         "| **confirmed** |")
 
 

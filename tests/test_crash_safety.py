@@ -12,10 +12,14 @@ from typing import Any
 import psutil
 import pytest
 
-from harness import crash_safety, report_crash, server_outage
-from harness.runner import Plan
+from harness.plan import Plan
+from harness.report import crash as report_crash
+from harness.report.page import Page
 from harness.services.base import port_open
 from harness.services.mlflow_server import FastTrackMLServer, MlflowServer
+from harness.stages import crash_safety, server_outage
+from harness.stages.pair_loop import kill_point, skip_reason
+from tests.contexts import stage_context
 
 FAKES = "tests.fakes"
 KILL_AFTER = 20  # small_workload makes 50 calls of two points each
@@ -46,8 +50,8 @@ def processes_under(root: Path) -> list[str]:
 
 
 def report_row(results: dict[str, Any], label: str) -> str:
-    rows = [line for line in report_crash.render(results) if line.startswith(f"| {label} ")]
-    assert len(rows) == 1, report_crash.render(results)
+    rows = [line for line in report_crash.render(Page(results)) if line.startswith(f"| {label} ")]
+    assert len(rows) == 1, report_crash.render(Page(results))
     return rows[0]
 
 
@@ -99,14 +103,13 @@ def test_the_stage_records_skips_resumes_and_renders(tmp_path: Path) -> None:
         "cells": [{"tool": "null", "status": "ok", "calls": {"metrics": {"n": 50}}},
                   {"tool": missing, "status": "unavailable", "error": "no such SDK"}],
     }
-    saves: list[int] = []
     pairs = [("null", "default"), ("done", "default"), (journal, "default"),
              (journal, "default+batch"), (missing, "default")]
-    crash_safety.run(data, pairs, Plan(tools=[], workload=f"{FAKES}:small_workload",
-                                       crash_at=0.4, probes=False),
-                     tmp_path, lambda t, s: {}, lambda: saves.append(1), lambda _: None)
+    ctx = stage_context(Plan(tools=[], workload=f"{FAKES}:small_workload", crash_at=0.4,
+                             probes=False), pairs, data, tmp_path)
+    crash_safety.run(ctx)
     records = {(r["tool"], r["scenario"]): r for r in data["reliability"]["crash"]}
-    assert len(records) == len(saves) + 1 == 4  # "done" kept as it was, null never run
+    assert len(records) == ctx.saves + 1 == 4  # "done" kept as it was, null never run
     ran = records[(journal, "default")]
     assert ran["kill_after_calls"] == 20 and ran["workload_calls"] == 50
     assert records[(journal, "default+batch")]["status"] == "skipped"
@@ -118,21 +121,22 @@ def test_the_stage_records_skips_resumes_and_renders(tmp_path: Path) -> None:
 
 
 def test_results_without_the_checks_render_no_section() -> None:
-    assert report_crash.render({"cells": []}) == []
-    assert report_crash.render({"reliability": {"bad_input": [{}]}}) == []
+    assert report_crash.render(Page({"cells": []})) == []
+    assert report_crash.render(Page({"reliability": {"bad_input": [{}]}})) == []
 
 
 def test_kill_point_leaves_a_call_to_kill_before() -> None:
-    assert crash_safety.kill_point(461, 0.5) == 230
-    assert crash_safety.kill_point(2, 0.99) == 1
-    assert crash_safety.kill_point(None, 0.5) is None
+    assert kill_point(461, 0.5) == 230
+    assert kill_point(2, 0.99) == 1
+    assert kill_point(None, 0.5) is None
 
 
 def test_skips_name_a_variant_or_a_scenario() -> None:
-    assert "die with the process" in crash_safety.skipped("server-sqlite+batch")
-    assert "same MLflow async queue" in crash_safety.skipped("server-sqlite+async")
-    assert crash_safety.skipped("sqlite+async") is None and crash_safety.skipped("file") is None
-    assert "only queue" in crash_safety.skipped("server-sqlite+async", server_outage.SKIPPED)
+    assert "die with the process" in skip_reason("server-sqlite+batch", crash_safety.SKIPPED)
+    assert "same MLflow async queue" in skip_reason("server-sqlite+async", crash_safety.SKIPPED)
+    assert skip_reason("sqlite+async", crash_safety.SKIPPED) is None
+    assert skip_reason("file", crash_safety.SKIPPED) is None
+    assert "only queue" in skip_reason("server-sqlite+async", server_outage.SKIPPED)
 
 
 TOOLS = [("mlflow", "sqlite", "mlflow"), ("mlflow", "sqlite+async", "mlflow"),

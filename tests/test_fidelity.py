@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from adapters.base import StoredRun
-from harness.fidelity import compare, kept_fraction
-from harness.tracker import Ledger
+from harness.measure.fidelity import compare
+from harness.measure.tracker import Ledger
+from harness.results.derived import kept_fraction
 
 
 def test_everything_kept() -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.mlflow_auth import probe_auth
-from harness.mlflow_rest import probe_rest_api
+from harness.probes.auth import probe_auth
+from harness.probes.rest import probe_rest_api
 from harness.services.base import ServiceError, free_port, port_open, tree
 from harness.services.mlflow_server import (
     ExternalTrackingServer,

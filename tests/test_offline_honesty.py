@@ -13,16 +13,22 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import netguard, report, report_offline, runner
-from harness.proctree import run_monitored
+from harness import report, runner
+from harness.measure import netguard
+from harness.measure.cell import run_cell
+from harness.measure.proctree import run_monitored
+from harness.plan import Cell, Plan
+from harness.report import offline as report_offline
+from harness.report.markdown import cell_label
+from harness.report.page import Page
 from harness.services.mlflow_server import MlflowServer
 
 FAKES = "tests.fakes"
 WORKLOAD = f"{FAKES}:small_workload"
 
 
-def plan(**kw) -> runner.Plan:
-    return runner.Plan(tools=[], workload=WORKLOAD, repeats=1, probes=False, **kw)
+def plan(**kw) -> Plan:
+    return Plan(tools=[], workload=WORKLOAD, repeats=1, probes=False, **kw)
 
 
 def results_with(*records: dict) -> dict:
@@ -30,8 +36,7 @@ def results_with(*records: dict) -> dict:
 
 
 def test_attempts_are_recorded_blocked_and_reported(tmp_path: Path) -> None:
-    record = runner.run_cell(runner.Cell(f"{FAKES}:PhoneHomeAdapter", "default"), plan(),
-                             tmp_path)
+    record = run_cell(Cell(f"{FAKES}:PhoneHomeAdapter", "default"), plan(), tmp_path)
     assert record["status"] == "ok", record["error"]  # the cell still completes...
     assert record["fidelity"]["points"]["kept"] == 100  # ...and keeps every value
     raised = dict(note.split(": ", 1) for note in record["notes"])
@@ -51,7 +56,7 @@ def test_attempts_are_recorded_blocked_and_reported(tmp_path: Path) -> None:
     assert found[("log", "socket.connect", "203.0.113.1", 443)]["process"] == "worker.py"
     assert net["seen"] == net["blocked"] == 3
 
-    lines = report_offline.render(results_with(record))
+    lines = report_offline.render(Page(results_with(record)))
     row = next(line for line in lines if line.startswith(f"| {FAKES}:PhoneHomeAdapter:default"))
     for where in ("203.0.113.1:443", "telemetry.example.com:443", "198.51.100.7:8080"):
         assert f"`{where}`" in row
@@ -59,11 +64,10 @@ def test_attempts_are_recorded_blocked_and_reported(tmp_path: Path) -> None:
 
 
 def test_a_quiet_adapter_records_no_attempt(tmp_path: Path) -> None:
-    record = runner.run_cell(runner.Cell(f"{FAKES}:JsonFileAdapter", "default"), plan(),
-                             tmp_path)
+    record = run_cell(Cell(f"{FAKES}:JsonFileAdapter", "default"), plan(), tmp_path)
     assert record["status"] == "ok"
     assert record["network"]["attempts"] == [] and record["network"]["seen"] == 0
-    lines = report_offline.render(results_with(record))
+    lines = report_offline.render(Page(results_with(record)))
     assert "No cell tried to reach a non-loopback address." in lines
     assert f"No attempt seen in: {FAKES}:JsonFileAdapter:default." in lines
 
@@ -132,8 +136,8 @@ def test_mlflow_server_scenario_loopback_is_unaffected(tmp_path: Path) -> None:
         env = psutil.Process(srv.pids()[0]).environ()  # the server is guarded like the cells
         assert env["PYTHONPATH"].split(os.pathsep)[0] == str(netguard.SITE_DIR)
         assert env[netguard.LOG_VAR] == str(srv.network.path)
-        record = runner.run_cell(runner.Cell("mlflow", "server-sqlite"), plan(),
-                                 tmp_path / "cells", {"mlflow-server-sqlite": srv})
+        record = run_cell(Cell("mlflow", "server-sqlite"), plan(), tmp_path / "cells",
+                          {"mlflow-server-sqlite": srv})
     assert record["status"] == "ok", record["error"]
     for kind in ("params", "points", "artifacts"):
         fid = record["fidelity"][kind]
@@ -149,14 +153,14 @@ REAL_OFFLINE = [("mlflow", "sqlite"), ("wandb", "offline"), ("neptune", "offline
 @pytest.mark.parametrize(("tool", "scenario"), REAL_OFFLINE)
 def test_real_offline_tool_under_the_guard(tool: str, scenario: str, tmp_path: Path) -> None:
     pytest.importorskip(SDK_MODULE[tool], reason=f"{tool} is not installed (the `tools` extra)")
-    record = runner.run_cell(runner.Cell(tool, scenario), plan(), tmp_path)
+    record = run_cell(Cell(tool, scenario), plan(), tmp_path)
     assert record["status"] == "ok", record["error"]  # offline, blocked, and it still works
     net = record["network"]
     # What the Python hook saw is blocked; only connections seen by sampling can have gone out.
     assert all(a["blocked"] != a["event"].startswith("connection seen")
                for a in net["attempts"]), net
-    lines = report_offline.render(results_with(record))
-    label = report.cell_label(tool, scenario)
+    lines = report_offline.render(Page(results_with(record)))
+    label = cell_label(tool, scenario)
     if not net["attempts"]:
         assert f"No attempt seen in: {tool}:{scenario}." in lines
         return
@@ -181,13 +185,13 @@ def test_guard_log_hands_each_line_once_and_waits_for_whole_lines(tmp_path: Path
 
 def test_results_without_network_records_render_no_section() -> None:
     old = {"cells": [{"tool": "mlflow", "scenario": "sqlite", "status": "ok"}], "probes": []}
-    assert report_offline.render(old) == []
+    assert report_offline.render(Page(old)) == []
 
 
 def test_run_progress_and_report_show_the_attempts(tmp_path: Path) -> None:
     lines: list[str] = []
     tool = f"{FAKES}:PhoneHomeAdapter"
-    data = runner.execute(runner.Plan(tools=[tool], workload=WORKLOAD, repeats=1, probes=False),
+    data = runner.execute(Plan(tools=[tool], workload=WORKLOAD, repeats=1, probes=False),
                           tmp_path / "results.json", progress=lines.append)
     assert any(tool in line and "offline guard: 3 network attempt(s)" in line for line in lines)
     text = report.render(data)

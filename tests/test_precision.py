@@ -7,7 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import precision, report, runner
+import pytest
+
+from harness import report, runner
+from harness.plan import Cell, Plan
+from harness.results import REFERENCE_TOOLS, precision
+from harness.stages import extra_rounds
+from tests.contexts import stage_context
 
 FAKES = "tests.fakes"
 
@@ -53,26 +59,30 @@ def _noisy_data() -> dict[str, Any]:
 PAIRS = [("none", "s"), ("null", "s"), ("noisy", "s"), ("steady", "s")]
 
 
-def _extra(plan: runner.Plan, data: dict[str, Any], noisy_values: list[float],
-           done: set | None = None, started: float | None = None) -> list[str]:
-    """Run _extra_rounds with a stand-in for the cell runner; return its progress lines."""
+def _extra(plan: Plan, data: dict[str, Any], noisy_values: list[float], tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch, started: float | None = None) -> list[str]:
+    """Run the extra-rounds stage with a stand-in for the cell runner; return its progress."""
     lines: list[str] = []
     values = iter(noisy_values)
 
-    def run(batch: list[runner.Cell], what: str) -> None:
+    def run_measured(ctx: Any, batch: list[Cell], what: str) -> None:
         for c in batch:
-            e2e = next(values) if c.tool == "noisy" else (0.1 if c.tool in runner.ALWAYS else 5.0)
+            e2e = next(values) if c.tool == "noisy" else (0.1 if c.tool in REFERENCE_TOOLS else 5.0)
             data["cells"].append(cell(c.tool, c.repeat, e2e))
 
-    runner._extra_rounds(plan, PAIRS, data, done or set(),
-                         time.perf_counter() if started is None else started, run, lines.append)
+    monkeypatch.setattr(extra_rounds, "run_measured", run_measured)
+    ctx = stage_context(plan, PAIRS, data, tmp_path, lines.append)
+    if started is not None:
+        ctx.started = started
+    extra_rounds.run(ctx)
     return lines
 
 
-def test_extra_rounds_re_measure_only_the_wide_label_until_it_narrows() -> None:
+def test_extra_rounds_re_measure_only_the_wide_label_until_it_narrows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = _noisy_data()
-    plan = runner.Plan(tools=[], repeats=3, max_repeats=10)
-    lines = _extra(plan, data, [5.0, 5.0, 5.0, 5.0])
+    plan = Plan(tools=[], repeats=3, max_repeats=10)
+    lines = _extra(plan, data, [5.0, 5.0, 5.0, 5.0], tmp_path, monkeypatch)
     extra = [(c["tool"], c["repeat"]) for c in data["cells"] if c["repeat"] >= 3]
     # The median settles at 5.0; the interval narrows once enough samples agree.
     assert ("steady", 3) not in extra
@@ -82,24 +92,26 @@ def test_extra_rounds_re_measure_only_the_wide_label_until_it_narrows() -> None:
     assert any("no extra round needed" in line for line in lines)
 
 
-def test_extra_rounds_stop_at_the_cap_and_at_the_budget() -> None:
+def test_extra_rounds_stop_at_the_cap_and_at_the_budget(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = _noisy_data()
-    _extra(runner.Plan(tools=[], repeats=3, max_repeats=5), data, [4.0, 6.0])
+    _extra(Plan(tools=[], repeats=3, max_repeats=5), data, [4.0, 6.0], tmp_path, monkeypatch)
     assert max(c["repeat"] for c in data["cells"]) == 4
 
     data = _noisy_data()
-    lines = _extra(runner.Plan(tools=[], repeats=3, max_repeats=10, time_budget_s=60.0), data,
-                   [], started=time.perf_counter() - 59.0)  # a 2 s round would overrun
+    lines = _extra(Plan(tools=[], repeats=3, max_repeats=10, time_budget_s=60.0), data,
+                   [], tmp_path, monkeypatch,
+                   started=time.perf_counter() - 59.0)  # a 2 s round would overrun
     assert max(c["repeat"] for c in data["cells"]) == 2
     assert any("past the 01:00 budget" in line and "noisy:s" in line for line in lines)
 
 
-def test_a_resumed_round_is_finished_whatever_the_budget() -> None:
+def test_a_resumed_round_is_finished_whatever_the_budget(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = _noisy_data()
-    data["cells"] += [cell("none", 3, 0.1), cell("null", 3, 0.1)]
-    done = {("none", "s", 3, "log"), ("null", "s", 3, "log")}
-    _extra(runner.Plan(tools=[], repeats=3, max_repeats=4, time_budget_s=1.0), data, [5.0],
-           done=done, started=time.perf_counter() - 100.0)
+    data["cells"] += [cell("none", 3, 0.1), cell("null", 3, 0.1)]  # kept from before the break
+    _extra(Plan(tools=[], repeats=3, max_repeats=4, time_budget_s=1.0), data, [5.0],
+           tmp_path, monkeypatch, started=time.perf_counter() - 100.0)
     assert [c["tool"] for c in data["cells"] if c["repeat"] == 3] == ["none", "null", "noisy"]
 
 
@@ -107,7 +119,7 @@ def test_a_run_gives_extra_rounds_to_the_jittery_tool_only(tmp_path: Path) -> No
     steady, jittery = f"{FAKES}:SteadyAdapter", f"{FAKES}:JitteryAdapter"
     lines: list[str] = []
     data = runner.execute(
-        runner.Plan(tools=[steady, jittery], workload=f"{FAKES}:small_workload", repeats=3,
+        Plan(tools=[steady, jittery], workload=f"{FAKES}:small_workload", repeats=3,
                     max_repeats=4, probes=False, reliability=False),
         tmp_path / "results.json", progress=lines.append)
     repeats = {tool: sorted(c["repeat"] for c in data["cells"] if c["tool"] == tool)

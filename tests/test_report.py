@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import repeatability, report, results
+from harness import report, results
+from harness.results import repeatability
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 FIXED = DATA / "results_fixed.json"
 EXPECTED = DATA / "REPORT_expected.md"
+SAMPLE = ROOT / "reports" / "sample"
 
 
 def test_report_matches_expected_markdown() -> None:
@@ -25,6 +27,14 @@ def test_report_matches_expected_markdown() -> None:
     if os.environ.get("TRACKBENCH_REGEN"):
         EXPECTED.write_text(rendered)
     assert rendered == EXPECTED.read_text()
+
+
+def test_committed_sample_report_regenerates_identically(tmp_path: Path) -> None:
+    """The sample report is the README's showcase: it must be what its results.json (and the
+    sweep sample) render today, not a hand-kept page that drifted from the renderer."""
+    sweeps = results.load(ROOT / "reports" / "sweep-sample" / "sweeps.json")
+    path = report.write(results.load(SAMPLE / "results.json"), tmp_path, sweeps)
+    assert path.read_text() == (SAMPLE / "REPORT.md").read_text()
 
 
 def test_report_states_what_was_lost() -> None:
@@ -75,7 +85,7 @@ def test_mitigation_is_compared_with_its_base_scenario() -> None:
 
 
 def test_latency_histogram_and_chart(tmp_path: Path) -> None:
-    from harness.worker import latency_histogram
+    from harness.measure.worker import latency_histogram
 
     hist = latency_histogram([1_000, 1_100, 5_000, 100_000])
     assert hist == {"1e-06": 2, "3.98e-06": 1, "0.0001": 1}

@@ -11,21 +11,23 @@ import psutil
 import pytest
 
 from harness import runner
+from harness.measure.cell import cell_env, run_cell
+from harness.plan import Cell, Plan, matrix
 
 FAKES = "tests.fakes"
 WORKLOAD = f"{FAKES}:small_workload"
 
 
-def plan(**kw) -> runner.Plan:
-    return runner.Plan(tools=[], workload=WORKLOAD, repeats=1, probes=False, **kw)
+def plan(**kw) -> Plan:
+    return Plan(tools=[], workload=WORKLOAD, repeats=1, probes=False, **kw)
 
 
-def cell(adapter: str) -> runner.Cell:
-    return runner.Cell(f"{FAKES}:{adapter}", "default")
+def cell(adapter: str) -> Cell:
+    return Cell(f"{FAKES}:{adapter}", "default")
 
 
 def test_faithful_adapter_has_full_fidelity(tmp_path: Path) -> None:
-    record = runner.run_cell(cell("JsonFileAdapter"), plan(), tmp_path)
+    record = run_cell(cell("JsonFileAdapter"), plan(), tmp_path)
     assert record["status"] == "ok", record["error"]
     assert record["logged"] == {"params": 4, "points": 100, "artifacts": 1}
     assert record["read_back"] == record["logged"]
@@ -35,7 +37,7 @@ def test_faithful_adapter_has_full_fidelity(tmp_path: Path) -> None:
 
 
 def test_fidelity_catches_a_lossy_adapter(tmp_path: Path) -> None:
-    record = runner.run_cell(cell("LossyAdapter"), plan(), tmp_path)
+    record = run_cell(cell("LossyAdapter"), plan(), tmp_path)
     assert record["status"] == "ok", record["error"]
     fid = record["fidelity"]
     assert fid["params"]["missing"] == 1
@@ -49,20 +51,20 @@ def test_fidelity_catches_a_lossy_adapter(tmp_path: Path) -> None:
 
 
 def test_missing_tool_is_unavailable_with_reason(tmp_path: Path) -> None:
-    record = runner.run_cell(cell("MissingAdapter"), plan(), tmp_path)
+    record = run_cell(cell("MissingAdapter"), plan(), tmp_path)
     assert record["status"] == "unavailable"
     assert "trackbench_no_such_sdk" in record["error"]
 
 
 def test_crashing_tool_is_a_failed_cell(tmp_path: Path) -> None:
-    record = runner.run_cell(cell("CrashingAdapter"), plan(), tmp_path)
+    record = run_cell(cell("CrashingAdapter"), plan(), tmp_path)
     assert record["status"] == "failed"
     assert "server said no" in record["error"]
 
 
 def test_hanging_tool_times_out_and_leaves_nothing_running(tmp_path: Path) -> None:
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    record = runner.run_cell(cell("HangingAdapter"), plan(timeout_s=8), tmp_path)
+    record = run_cell(cell("HangingAdapter"), plan(timeout_s=8), tmp_path)
     assert record["status"] == "timeout"
     assert record["process_wall_s"] < 20
     after = {p.pid for p in psutil.Process().children(recursive=True)}
@@ -71,7 +73,7 @@ def test_hanging_tool_times_out_and_leaves_nothing_running(tmp_path: Path) -> No
 
 def test_tool_hanging_at_exit_is_killed_and_its_results_kept(tmp_path: Path) -> None:
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    record = runner.run_cell(cell("HangingAtExitAdapter"), plan(exit_grace_s=2), tmp_path)
+    record = run_cell(cell("HangingAtExitAdapter"), plan(exit_grace_s=2), tmp_path)
     assert record["status"] == "ok" and record["fidelity"]["points"]["kept"] == 100
     assert record["hung_at_exit_s"] == 2
     assert 2 <= record["exit_s"] < 10
@@ -90,7 +92,7 @@ def test_cleanup_is_not_cut_short_by_a_second_interrupt() -> None:
 def test_cell_environment_is_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "real-key")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://example.invalid")
-    env = runner.cell_env(tmp_path)
+    env = cell_env(tmp_path)
     assert "WANDB_API_KEY" not in env and "MLFLOW_TRACKING_URI" not in env
     for var in ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "TMPDIR"):
         assert Path(env[var]).is_relative_to(tmp_path)
@@ -102,7 +104,7 @@ def test_execute_interleaves_and_computes_overhead(tmp_path: Path) -> None:
     results_path = tmp_path / "out" / "results.json"
     lines: list[str] = []
     data = runner.execute(
-        runner.Plan(tools=[f"{FAKES}:JsonFileAdapter"], workload=WORKLOAD, repeats=2,
+        Plan(tools=[f"{FAKES}:JsonFileAdapter"], workload=WORKLOAD, repeats=2,
                     probes=False),
         results_path, progress=lines.append,
     )
@@ -120,7 +122,7 @@ def test_execute_interleaves_and_computes_overhead(tmp_path: Path) -> None:
 
 def test_unavailable_tool_does_not_stop_the_run(tmp_path: Path) -> None:
     data = runner.execute(
-        runner.Plan(tools=[f"{FAKES}:MissingAdapter", f"{FAKES}:JsonFileAdapter"],
+        Plan(tools=[f"{FAKES}:MissingAdapter", f"{FAKES}:JsonFileAdapter"],
                     workload=WORKLOAD, repeats=2, probes=False),
         tmp_path / "results.json", progress=lambda _: None,
     )
@@ -133,13 +135,13 @@ def test_unavailable_tool_does_not_stop_the_run(tmp_path: Path) -> None:
 
 def test_matrix_rejects_unknown_tools_and_scenarios() -> None:
     with pytest.raises(ValueError, match="unknown tool"):
-        runner.matrix(["nosuchtool"], None)
+        matrix(["nosuchtool"], None)
     with pytest.raises(ValueError, match="unknown scenario"):
-        runner.matrix(["null", "mlflow"], ["mlflow:nosuch"])
-    assert runner.matrix(["none", "mlflow"], ["all"]) == [
+        matrix(["null", "mlflow"], ["mlflow:nosuch"])
+    assert matrix(["none", "mlflow"], ["all"]) == [
         ("none", "baseline"), ("mlflow", "sqlite"), ("mlflow", "file"),
         ("mlflow", "server-sqlite"), ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml"),
         ("mlflow", "sqlite+async"), ("mlflow", "sqlite+batch"), ("mlflow", "server-sqlite+async"),
         ("mlflow", "server-sqlite+batch")]
-    assert runner.matrix(["mlflow"], ["mlflow:file", "server-sqlite"]) == [
+    assert matrix(["mlflow"], ["mlflow:file", "server-sqlite"]) == [
         ("mlflow", "file"), ("mlflow", "server-sqlite")]

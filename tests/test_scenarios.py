@@ -14,12 +14,13 @@ import pytest
 pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
 
 from adapters.mlflow import MlflowAdapter  # noqa: E402
-from harness import runner  # noqa: E402
+from harness.measure.cell import run_cell  # noqa: E402
+from harness.plan import Cell, Plan  # noqa: E402
 from harness.services.pool import ServicePool  # noqa: E402
 from tests.test_cli import interruptible  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAN = runner.Plan(tools=["mlflow"], workload="tests.fakes:small_workload", repeats=1,
+PLAN = Plan(tools=["mlflow"], workload="tests.fakes:small_workload", repeats=1,
                    probes=False, timeout_s=180)
 
 
@@ -39,7 +40,7 @@ def test_scenario_3_postgres_s3_end_to_end(tmp_path: Path) -> None:
     pool = ServicePool(tmp_path / "svc", tmp_path / "logs", {}, progress=lambda _: None)
     try:
         services = pool.get(MlflowAdapter.scenario_services["server-postgres-s3"])
-        record = runner.run_cell(runner.Cell("mlflow", "server-postgres-s3"), PLAN, tmp_path,
+        record = run_cell(Cell("mlflow", "server-postgres-s3"), PLAN, tmp_path,
                                  services)
     finally:
         pool.close()
@@ -56,7 +57,7 @@ def test_scenario_3_postgres_s3_end_to_end(tmp_path: Path) -> None:
 
 
 def test_file_store_refusal_is_reported(tmp_path: Path) -> None:
-    record = runner.run_cell(runner.Cell("mlflow", "file"), PLAN, tmp_path)
+    record = run_cell(Cell("mlflow", "file"), PLAN, tmp_path)
     assert record["status"] == "ok", record["error"]
     assert any("MLFLOW_ALLOW_FILE_STORE=true" in note for note in record["notes"])
     assert record["fidelity"]["points"]["kept"] == 100
@@ -76,7 +77,7 @@ def test_ctrl_c_with_a_tracking_server_leaves_nothing_running(tmp_path: Path) ->
         kids = psutil.Process(proc.pid).children(recursive=True)
         seen |= {p.pid for p in kids}
         cmdlines = " ".join(_cmdline(p) for p in kids)
-        if "mlflow server" in cmdlines and "harness.worker" in cmdlines:
+        if "mlflow server" in cmdlines and "harness.measure.worker" in cmdlines:
             break
         time.sleep(0.3)
     else:
@@ -92,7 +93,7 @@ def test_ctrl_c_with_a_tracking_server_leaves_nothing_running(tmp_path: Path) ->
 
 @pytest.mark.parametrize("scenario", ["sqlite+async", "sqlite+batch"])
 def test_mitigation_variants_keep_every_value(tmp_path: Path, scenario: str) -> None:
-    record = runner.run_cell(runner.Cell("mlflow", scenario), PLAN, tmp_path)
+    record = run_cell(Cell("mlflow", scenario), PLAN, tmp_path)
     assert record["status"] == "ok", record["error"]
     fid = record["fidelity"]
     assert (fid["params"]["kept"], fid["points"]["kept"], fid["artifacts"]["kept"]) == (4, 100, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.stats import median_ci, relative_width
+from harness.results.stats import median_ci, relative_width
 
 
 def test_interval_contains_the_median_and_is_reproducible() -> None:

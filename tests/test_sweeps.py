@@ -10,9 +10,9 @@ from typing import Any
 import psutil
 import pytest
 
-from harness import sweeps
-from harness.sweep_report import render_sweeps
-from harness.sweeps import fit_growth
+from harness import runner
+from harness.report.sweeps import render_sweeps
+from harness.results.scaling import SWEEPS, fit_growth
 
 XS = [100, 1_000, 10_000, 100_000]
 
@@ -100,11 +100,11 @@ def test_quick_sweep_end_to_end(tmp_path: Path) -> None:
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     fake, multi = "tests.fakes:JsonFileAdapter", "tests.sweep_fakes:MultiRunJsonAdapter"
     out = tmp_path / "sweeps.json"
-    records = sweeps.run_sweep(["null", fake], ["points", "metrics", "artifact"], quick=True,
-                               out_path=out, progress=lambda _: None)
-    records += sweeps.run_sweep(["null", multi], ["runs"], quick=True, progress=lambda _: None)
+    records = runner.sweep(["null", fake], ["points", "metrics", "artifact"], quick=True,
+                           out_path=out, progress=lambda _: None)
+    records += runner.sweep(["null", multi], ["runs"], quick=True, progress=lambda _: None)
     assert out.exists()
-    for name, sweep in sweeps.SWEEPS.items():
+    for name, sweep in SWEEPS.items():
         tools = ("none", "null", multi if name == "runs" else fake)
         got = {(r["x"], r["tool"]) for r in records if r["sweep"] == name}
         assert got == {(x, t) for x in sweep.quick_xs for t in tools}
@@ -126,8 +126,8 @@ def test_quick_sweep_end_to_end(tmp_path: Path) -> None:
 
 def test_a_one_run_store_fails_the_runs_sweep_with_the_reason(tmp_path: Path) -> None:
     fake = "tests.fakes:JsonFileAdapter"
-    records = sweeps.run_sweep([fake], ["runs"], quick=True, progress=lambda _: None,
-                               out_path=tmp_path / "sweeps.json")
+    records = runner.sweep([fake], ["runs"], quick=True, progress=lambda _: None,
+                           out_path=tmp_path / "sweeps.json")
     failed = [r for r in records if r["tool"] == fake and r["x"] > 1]
     assert failed and all(r["status"] == "failed" for r in failed)
     assert all(r["error"].startswith("run 2: FileExistsError") for r in failed)
@@ -136,4 +136,4 @@ def test_a_one_run_store_fails_the_runs_sweep_with_the_reason(tmp_path: Path) ->
 
 def test_unknown_sweep_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown sweep"):
-        sweeps.run_sweep(["null"], ["nope"], quick=True)
+        runner.sweep(["null"], ["nope"], quick=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from adapters.base import AdapterSettings
-from harness.tracker import Ledger, Tracker
+from harness.measure.tracker import Ledger, Tracker
 from tests.fakes import JsonFileAdapter
 
 

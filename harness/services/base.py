@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psutil
 
-from harness.netguard import GuardLog
-from harness.proctree import stop_processes
+from harness.measure.netguard import GuardLog
+from harness.measure.proctree import stop_processes
 
 LOOPBACK = "127.0.0.1"
 

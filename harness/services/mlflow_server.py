@@ -9,7 +9,6 @@ a team's own server, which the harness only health-checks.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
 import sys
@@ -19,8 +18,8 @@ from pathlib import Path
 
 import psutil
 
-from harness.mlflow_rest import http_json
-from harness.netguard import GuardLog, guard_env
+from harness.measure.isolation import private_env
+from harness.measure.netguard import GuardLog, guard_env
 from harness.services.base import (
     LOOPBACK,
     Service,
@@ -30,8 +29,12 @@ from harness.services.base import (
     tree,
     wait_until,
 )
+from harness.services.http import http_json
 
 HEALTH_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
+# The pool's names of the services that speak MLflow's REST API, and of those that are MLflow.
+MLFLOW_SERVERS = ("mlflow-server-sqlite", "mlflow-server-postgres-s3")
+REST_SERVERS = (*MLFLOW_SERVERS, "fasttrackml")
 
 
 def _api_ok(uri: str, auth: tuple[str, str] | None = None) -> bool:
@@ -45,18 +48,10 @@ def _dir_bytes(path: Path) -> int:
 
 
 def _child_env(workdir: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    """HOME, TMPDIR and XDG dirs under ``workdir``, so nothing the server writes lands outside it;
-    no telemetry; the parent's MLFLOW_* settings dropped (a stray MLFLOW_AUTH_ADMIN_PASSWORD would
-    override the auth config); then the caller's variables (S3 endpoint and keys, ...)."""
-    home, tmp = workdir / "home", workdir / "tmp"
-    for path in (home, tmp):
-        path.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update(HOME=str(home), TMPDIR=str(tmp), XDG_CONFIG_HOME=str(home / ".config"),
-               XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local/share"),
-               MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
-    env.update(extra)
-    return env
+    """A private environment under ``workdir`` (the parent's MLFLOW_* settings dropped: a stray
+    MLFLOW_AUTH_ADMIN_PASSWORD would override the auth config), telemetry off; then the caller's
+    variables (S3 endpoint and keys, ...)."""
+    return private_env(workdir, {"MLFLOW_DISABLE_TELEMETRY": "true", **extra})
 
 
 class _Process(Service):

@@ -10,13 +10,13 @@ endpoint, which the harness only health-checks.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import sysconfig
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.measure.isolation import private_env
 from harness.services.base import (
     LOOPBACK,
     Service,
@@ -110,14 +110,10 @@ class S3Service(Service):
         return path
 
     def _env(self) -> dict[str, str]:
-        """HOME and TMPDIR under ``workdir``; the master grows one volume per new collection (as
-        ``weed mini`` does) instead of seven, which cost ~2.5 s of start-up and disk for nothing."""
-        env = dict(os.environ)
-        for var, sub in (("HOME", "home"), ("TMPDIR", "tmp")):
-            (self.workdir / sub).mkdir(exist_ok=True)
-            env[var] = str(self.workdir / sub)
-        env["WEED_MASTER_VOLUME_GROWTH_COPY_1"] = "1"
-        return env
+        """A private environment under ``workdir``; the master grows one volume per new
+        collection (as ``weed mini`` does) instead of seven, which cost ~2.5 s of start-up and
+        disk for nothing."""
+        return private_env(self.workdir, {"WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"})
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)

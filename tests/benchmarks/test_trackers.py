@@ -13,7 +13,7 @@ import statistics
 import pytest
 
 import adapters
-from harness import runner
+from harness.measure.cell import CellRun
 
 
 @pytest.mark.benchmark_cell
@@ -21,11 +21,11 @@ def test_tracker(benchmark, bench_cell, bench_plan, bench_tmp, bench_services, b
     cls = adapters.load(bench_cell.tool)
     names = cls.services_for(bench_cell.scenario) if cls is not None else ()
     services = bench_services.get(names)  # a service that cannot start fails the benchmark
-    runs: list[runner.CellRun] = []
+    runs: list[CellRun] = []
 
     def one_round() -> None:
         cell = dataclasses.replace(bench_cell, repeat=len(runs))
-        run = runner.CellRun(cell, bench_plan, bench_tmp, services)
+        run = CellRun(cell, bench_plan, bench_tmp, services)
         runs.append(run)
         run.log()
 
@@ -54,7 +54,7 @@ def test_harness_cost_is_under_5_percent_of_the_fastest_tool(benchmark, bench_re
     median measured by the benchmarks above in this same session."""
     from adapters.base import AdapterSettings
     from adapters.null import NullAdapter
-    from harness.tracker import Tracker
+    from harness.measure.tracker import Tracker
 
     adapter = NullAdapter(AdapterSettings(storage_dir=tmp_path))
     tracker = Tracker(adapter, tmp_path)

@@ -1,2 +1,0 @@
-"""The offline guard's start-up directory: only cells get it on PYTHONPATH (see harness.netguard),
-so its ``sitecustomize`` runs in every Python process of a cell and nowhere else."""

@@ -1,0 +1,70 @@
+"""Coverage entries from the probes of real servers: ``rest-api`` from each server scenario's
+REST probe, ``auth`` and ``isolation`` from the probe of MLflow's basic-auth app.
+
+The probes themselves are :mod:`harness.probes.rest` and :mod:`harness.probes.auth`; the stage
+that runs them is :mod:`harness.stages.server_probes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import adapters
+from harness.results.coverage import entry
+from harness.services.mlflow_server import MLFLOW_SERVERS, REST_SERVERS
+
+AUTH_DOCS = "https://mlflow.org/docs/latest/self-hosting/security/basic-http-auth/"
+
+
+def server_of(tool: str, scenario: str) -> str | None:
+    """The service of the scenario that speaks MLflow's REST API (read from the adapter)."""
+    cls = adapters.load(tool)
+    names = cls.services_for(scenario) if cls is not None else ()
+    return next((n for n in names if n in REST_SERVERS), None)
+
+
+def _rest_entry(probes: Any) -> dict[str, Any]:
+    if isinstance(probes, dict):
+        return entry("error", probes["error"])
+    works = [p for p in probes if p["outcome"] == "works"]
+    gone = [f"{p['method']} {p['endpoint']}" for p in probes if p["outcome"] == "gone"]
+    status = "verified" if any("log-metric" in p["endpoint"] for p in works) else "error"
+    evidence = f"{len(works)}/{len(probes)} endpoint probes work over plain HTTP"
+    return entry(status, evidence + (f"; gone: {', '.join(gone)}" if gone else ""))
+
+
+def _auth_entries(probes: Any) -> dict[str, dict[str, Any]]:
+    if probes is None:
+        return {}
+    if isinstance(probes, dict):
+        failed = entry("error", probes["error"])
+        return {"auth": failed, "isolation": failed}
+    by_name = {p["probe"]: p for p in probes}
+
+    def summary(names: list[str]) -> tuple[bool, str]:
+        chosen = [by_name[n] for n in names if n in by_name]
+        ok = len(chosen) == len(names) and all(p["outcome"] == "verified" for p in chosen)
+        return ok, "; ".join(f"{p['probe']}: {p['status']}" for p in chosen)
+
+    auth_ok, auth_text = summary(["anonymous POST experiments/search", "wrong password"])
+    iso_names = [n for n in by_name if n.startswith("bob ")]
+    iso_ok, iso_text = summary(iso_names)
+    prefix = "with --app-name basic-auth: "
+    return {
+        "auth": entry("verified" if auth_ok else "error", prefix + auth_text, AUTH_DOCS),
+        "isolation": entry("verified" if iso_ok else "error", prefix + iso_text, AUTH_DOCS),
+    }
+
+
+def coverage_for(label: str, server_probes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Coverage entries these probes give the scenario ``label`` (empty for serverless ones)."""
+    tool, _, scenario = label.rpartition(":")
+    server = server_of(tool, scenario)
+    label = f"{tool}:{scenario.partition('+')[0]}"  # a variant is probed as its base
+    if server is None or label not in server_probes.get("rest_api", {}):
+        return {}
+    entries = {"rest-api": _rest_entry(server_probes["rest_api"][label])}
+    if server in MLFLOW_SERVERS:
+        entries.update(_auth_entries(server_probes.get("auth")))
+    return entries

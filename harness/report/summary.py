@@ -1,0 +1,66 @@
+"""The Summary: the baseline's own time, the ``--require`` verdict, one row per tool:scenario
+and the overhead chart, so a reader who stops here has the headline figures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harness.report.charts import overhead_chart
+from harness.report.coverage import requirements_summary, status_summary
+from harness.report.figures import (
+    by_scenario,
+    fidelity_summary,
+    ok_cells,
+    spread,
+    status_of,
+    values_of,
+)
+from harness.report.markdown import cell_label, fmt_s, md_table
+from harness.report.page import Page
+from harness.results import BASELINE
+
+
+def _baseline_sentence(results: Mapping[str, Any]) -> list[str]:
+    base = values_of(ok_cells(by_scenario(results).get((BASELINE, "baseline"), [])),
+                     lambda c: c["e2e_s"])
+    if not base:
+        return ["No baseline cell succeeded, so no overhead can be computed.", ""]
+    return [f"Without a tracker (`none`) the workload ran in {spread(base, fmt_s)} end to end. "
+            "Percentages are relative to that; a longer training loop dilutes them, not the "
+            "absolute costs (import, init, per-call time, finish), which the overhead table "
+            "splits out.", ""]
+
+
+def _table(results: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for (tool, scenario), cells in by_scenario(results).items():
+        ok = ok_cells(cells)
+        cov_text = status_summary(cells[0].get("coverage") or {})
+        if tool == BASELINE:
+            overhead = [f"baseline: {spread(values_of(ok, lambda c: c['e2e_s']), fmt_s)}", "-"]
+        else:
+            overhead = [spread(values_of(ok, lambda c: c["overhead_s"]), fmt_s),
+                        spread(values_of(ok, lambda c: c["overhead_pct"]),
+                               lambda v: f"{v:+.0f}%")]
+        rows.append([
+            cell_label(tool, scenario), cells[0].get("tool_version") or "-", status_of(cells),
+            *overhead,
+            spread(values_of(ok, lambda c: c["blocked_s"]), fmt_s),
+            fidelity_summary(cells), cov_text,
+        ])
+    return md_table(["tool:scenario", "version", "status", "overhead vs none", "overhead %",
+                     "blocked in log calls", "fidelity (worst repeat)", "coverage"], rows)
+
+
+def _chart(page: Page) -> list[str]:
+    if page.chart_dir is None or not (chart := overhead_chart(page.results, page.chart_dir)):
+        return []
+    return [f"![End-to-end time per tool]({chart.name})", "",
+            "Stacked medians of each part of end-to-end time; whiskers: end-to-end "
+            "min–max over repeats.", ""]
+
+
+def render(page: Page) -> list[str]:
+    return ["## Summary", "", *_baseline_sentence(page.results),
+            *requirements_summary(page.results), *_table(page.results), *_chart(page)]
