@@ -316,8 +316,13 @@ class WandbAdapter(TrackerAdapter):
             elif kind == "alert":
                 stored.alerts.append(record.alert.title)
         stored.params.pop("_wandb", None)  # W&B's own run bookkeeping, never user config
-        for name in saved_files:
-            stored.artifacts[name] = sha256_file(run_dir / "files" / name)
+        for name in dict.fromkeys(saved_files):  # once each: more than one record may list it
+            path = run_dir / "files" / name
+            if path.is_file():
+                stored.artifacts[name] = sha256_file(path)
+            else:  # one artifact missing, not the whole read-back failed
+                stored.notes.append(f"artifact {name!r} is listed in the run log but not in the"
+                                    " run's files/ directory")
         if dropped:
             stored.notes.append(f"dropped W&B-internal history keys {sorted(dropped)}")
         if self.settings.system_metrics and not stored.system_metrics:

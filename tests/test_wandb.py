@@ -225,3 +225,23 @@ def test_parser_rejects_a_corrupted_log(sandbox: Path) -> None:
     # The read-back keeps what precedes the damage (here nothing) and says why (crash safety).
     stored = adapter.read_back(ref)
     assert stored.metrics == {} and any("checksum" in note for note in stored.notes)
+
+
+def test_a_saved_file_missing_from_the_run_dir_is_one_missing_artifact(sandbox: Path) -> None:
+    adapter = _adapter(sandbox / "store")
+    adapter.start_run("missing-file", {})
+    adapter.log_params({"lr": 0.5})
+    adapter.log_metrics({"loss": 0.25}, 0)
+    for name in ("model.bin", "kept.bin"):
+        source = sandbox / name
+        source.write_bytes(name.encode())
+        adapter.log_artifact(source, name)
+    ref = adapter.finish()
+    (Path(ref["run_dir"]) / "files" / "model.bin").unlink()
+
+    stored = adapter.read_back(ref)
+    assert stored.params == {"lr": 0.5}
+    assert stored.metrics == {"loss": [(0, 0.25)]}
+    assert stored.artifacts == {"kept.bin": sha256_bytes(b"kept.bin")}
+    missing = [note for note in stored.notes if "not in the run's files/ directory" in note]
+    assert len(missing) == 1 and "'model.bin'" in missing[0], stored.notes

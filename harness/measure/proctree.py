@@ -25,6 +25,10 @@ import psutil
 
 from harness.results.method import SAMPLE_INTERVAL_S
 
+# After the SIGKILL of a timed-out or hung worker: how long its reaper may take to see the exit
+# before the worker is given up on (recorded as killed, its tree stopped) rather than waited for.
+REAP_TIMEOUT_S = 30.0
+
 
 @dataclass
 class TreeStats:
@@ -82,6 +86,8 @@ def run_monitored(
     exit (a tool's atexit hook or non-daemon thread): it is killed, and its result is kept.
     Processes it leaves behind get ``leftover_grace_s`` to exit on their own before they are
     stopped. ``observer`` is handed the tree at each sample (it keeps its own, lower, rate).
+    A killed worker whose exit is not seen within ``REAP_TIMEOUT_S`` is given up on (see
+    :func:`_given_up`), so one stuck worker cannot hang the run.
     """
     start, start_wall = time.perf_counter(), time.time()
     with open(log_path, "wb") as log:
@@ -103,7 +109,7 @@ def run_monitored(
     threading.Thread(target=reap, daemon=True).start()
     seen: dict[int, psutil.Process] = {}  # descendants, also those in a session of their own
     last_cpu: dict[int, float] = {}
-    peak_rss, max_procs, timed_out, hung = 0, 1, False, False
+    peak_rss, max_procs, timed_out, hung, unreaped = 0, 1, False, False, False
     result_seen: float | None = None
     try:
         while not done.is_set():
@@ -113,8 +119,8 @@ def run_monitored(
             hung = result_seen is not None and now - result_seen > exit_grace_s
             timed_out = not hung and now - start > timeout_s
             if hung or timed_out:
-                os.killpg(proc.pid, signal.SIGKILL)
-                done.wait()
+                _kill(root)
+                unreaped = not done.wait(REAP_TIMEOUT_S)
                 break
             try:
                 tree = [root, *root.children(recursive=True)]
@@ -138,6 +144,8 @@ def run_monitored(
     except BaseException:
         stop_processes([root, *_session_members(proc.pid), *_still_running(seen.values(), set())])
         raise
+    if unreaped:
+        return _given_up(root, seen.values(), start_wall, last_cpu, peak_rss, max_procs, hung)
     status, usage, ended_at = reaped["status"], reaped["usage"], reaped["at"]
     wall = ended_at - start_wall
     proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting again
@@ -161,6 +169,32 @@ def run_monitored(
         hung_at_exit=hung,
         stopped=stopped,
     )
+
+
+def _kill(root: psutil.Process) -> None:
+    """SIGKILL the worker's process group, and the worker itself should it have left it. Either
+    may be gone already: the worker can exit between the last check and the kill."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(root.pid, signal.SIGKILL)
+    with contextlib.suppress(psutil.Error):  # psutil checks the pid was not reused meanwhile
+        root.kill()
+
+
+def _given_up(root: psutil.Process, seen: Iterable[psutil.Process], start_wall: float,
+              last_cpu: Mapping[int, float], peak_rss: int, max_procs: int,
+              hung: bool) -> TreeStats:
+    """The stats of a worker killed but not reaped within ``REAP_TIMEOUT_S``: its tree stopped,
+    no exit status, CPU as last sampled. Killed while hung at exit (its result written), it
+    keeps that result; otherwise it is a timeout."""
+    members = _session_members(root.pid)
+    others = members + _still_running(seen, {p.pid for p in members})
+    names = _names(others)
+    stop_processes([root, *others])
+    now = time.time()
+    return TreeStats(returncode=None, timed_out=not hung, wall_s=now - start_wall,
+                     cpu_s=sum(last_cpu.values()), peak_rss_bytes=peak_rss,
+                     max_processes=max_procs, ended_at=now, leftovers=names, hung_at_exit=hung,
+                     stopped=names)
 
 
 def _still_running(procs: Iterable[psutil.Process], known: set[int]) -> list[psutil.Process]:

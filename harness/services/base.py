@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import contextlib
 import os
 import socket
 import subprocess
@@ -37,18 +36,37 @@ def log_tail(path: Path, chars: int = 1500) -> str:
         return ""
 
 
+def error_text(exc: BaseException) -> str:
+    """A ServiceError's own message (written for the reader), else the error's type and message:
+    "ModuleNotFoundError: No module named 'psycopg'" says more than the message alone."""
+    return str(exc) if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}"
+
+
+# Health-check errors that no amount of waiting fixes: a driver that is not installed, a bug in
+# the check itself. Anything else (refused, reset, not ready yet) is retried until the timeout.
+UNFIXABLE = (ImportError, TypeError, AttributeError, NameError)
+
+
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str, log: Path,
                alive: Callable[[], bool] = lambda: True, interval_s: float = 0.2) -> None:
-    """Poll ``check`` until it is true; raise ServiceError (with the log tail) on timeout/death."""
+    """Poll ``check`` until it is true; raise ServiceError (with the log tail) on timeout or
+    death, and at once on an ``UNFIXABLE`` error, which would otherwise cost the whole timeout."""
     deadline = time.monotonic() + timeout_s
+    last = ""
     while time.monotonic() < deadline:
         if not alive():
             raise ServiceError(f"{what} exited during start-up:\n{log_tail(log)}")
-        with contextlib.suppress(Exception):
+        try:
             if check():
                 return
+            last = ""
+        except UNFIXABLE as exc:
+            raise ServiceError(f"{what}: health check cannot pass ({error_text(exc)}):\n"
+                               f"{log_tail(log)}") from exc
+        except Exception as exc:  # noqa: BLE001 - not up yet: retried, and named on timeout
+            last = f" (last check: {error_text(exc)})"
         time.sleep(interval_s)
-    raise ServiceError(f"{what} not healthy after {timeout_s:.0f} s:\n{log_tail(log)}")
+    raise ServiceError(f"{what} not healthy after {timeout_s:.0f} s{last}:\n{log_tail(log)}")
 
 
 def port_open(port: int, host: str = LOOPBACK) -> bool:
@@ -115,7 +133,9 @@ class Service(abc.ABC):
         """What clients need to reach it (URIs, credentials), JSON-able strings."""
 
     def disk_bytes(self) -> int | None:
-        """Bytes the service keeps for the runs (database size, bucket size); None if unknown."""
+        """Bytes the service keeps for the runs (database size, bucket size); None if unknown or
+        if it cannot be read now (the service down or not answering). It never raises for a
+        service that does not answer: a size is not worth the run."""
         return None
 
     def __enter__(self) -> Service:

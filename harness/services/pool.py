@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from harness.services.base import Service, ServiceError
+from harness.services.base import Service, ServiceError, error_text
 from harness.services.mlflow_server import ExternalTrackingServer, FastTrackMLServer, MlflowServer
 from harness.services.postgres import ExternalPostgres, PostgresService
 from harness.services.s3 import ExternalS3, S3Service
@@ -38,26 +38,54 @@ class ServicePool:
         return list(names)
 
     def get(self, names: Sequence[str]) -> dict[str, Service]:
-        """The named services, started in order if not yet running; ServiceError if one fails."""
+        """The named services, started in order if not yet running; ServiceError if one fails
+        (now, or earlier in the run: a failed service is not tried again)."""
         out: dict[str, Service] = {}
         for name in self.needed(names):
             if name in self._failed:
                 raise ServiceError(self._failed[name])
             if name not in self._started:
-                service = self._build(name, {k: v for s in out.values()
-                                             for k, v in s.endpoints().items()})
-                self.progress(f"starting {service.name} (log: {service.log_path})")
-                began = time.perf_counter()
-                try:
-                    service.start()
-                except ServiceError as exc:
-                    service.stop()
-                    self._failed[name] = f"{service.name}: {exc}"
-                    raise ServiceError(self._failed[name]) from None
-                self.progress(f"{service.name} ready in {time.perf_counter() - began:.1f} s")
-                self._started[name] = service
+                upstream = {k: v for s in out.values() for k, v in s.endpoints().items()}
+                self._started[name] = self._start(name, upstream)
             out[name] = self._started[name]
         return out
+
+    def failed(self, name: str, reason: str) -> None:
+        """Take a started service out of the run (a server that did not come back after the
+        outage): it is stopped, and ``get`` raises ServiceError with ``reason`` from now on, so
+        the cells that need it are recorded as its failure, not as their tool's."""
+        service = self._started.pop(name, None)
+        self._give_up(name, service, f"{service.name if service else name}: {reason}")
+
+    def _start(self, name: str, upstream: Mapping[str, str]) -> Service:
+        """Build and start one service. Whatever either raises (a driver not installed, a binary
+        not executable, a database error) fails this service, not the run."""
+        try:
+            service = self._build(name, upstream)
+        except Exception as exc:  # noqa: BLE001 - recorded as this service's failure
+            raise self._give_up(name, None, f"{name}: {error_text(exc)}") from exc
+        self.progress(f"starting {service.name} (log: {service.log_path})")
+        began = time.perf_counter()
+        try:
+            service.start()
+        except Exception as exc:  # noqa: BLE001 - recorded as this service's failure
+            raise self._give_up(name, service, f"{service.name}: {error_text(exc)}") from exc
+        except BaseException:  # Ctrl-C: not in _started yet, so close() would not stop it
+            service.stop()
+            raise
+        self.progress(f"{service.name} ready in {time.perf_counter() - began:.1f} s")
+        return service
+
+    def _give_up(self, name: str, service: Service | None, reason: str) -> ServiceError:
+        """Stop what the service started and record ``name`` as failed for the rest of the run;
+        the error to raise. A failing stop is added to the reason, not raised over it."""
+        if service is not None:
+            try:
+                service.stop()
+            except Exception as exc:  # noqa: BLE001 - the start's failure is the one to report
+                reason += f" (and stopping it failed: {error_text(exc)})"
+        self._failed[name] = reason
+        return ServiceError(reason)
 
     def close(self) -> None:
         for service in reversed(list(self._started.values())):

@@ -132,8 +132,8 @@ class S3Service(Service):
                *(f"-{c}.port={http[c]}" for c in COMPONENTS),
                *(f"-{c}.port.grpc={self._grpc[c]}" for c in COMPONENTS)]
         self._proc = spawn(cmd, self.log_path, env=self._env(), cwd=self.workdir)
-        client = _client(self.endpoint, self.access_key, self.secret_key, REGION)
         try:
+            client = _client(self.endpoint, self.access_key, self.secret_key, REGION)
             wait_until(lambda: _ready(client), self.start_timeout_s, self.name, self.log_path,
                        alive=lambda: self._proc is not None and self._proc.poll() is None)
         except BaseException:
@@ -153,12 +153,18 @@ class S3Service(Service):
                 "aws_region": REGION}
 
     def disk_bytes(self) -> int | None:
-        """Total size of the objects in the bucket (not the volume files' preallocation)."""
+        """Total size of the objects in the bucket (not the volume files' preallocation); None
+        when the listing fails (the gateway not answering, the bucket gone)."""
         if not self.pids():
             return None
+        from botocore.exceptions import BotoCoreError, ClientError
+
         client = _client(self.endpoint, self.access_key, self.secret_key, REGION)
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-        return sum(obj["Size"] for page in pages for obj in page.get("Contents", []))
+        try:
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+            return sum(obj["Size"] for page in pages for obj in page.get("Contents", []))
+        except (BotoCoreError, ClientError):  # connection errors are BotoCoreErrors too
+            return None
 
 
 class ExternalS3(Service):
