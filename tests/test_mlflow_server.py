@@ -6,8 +6,13 @@ stops it and checks that nothing is left: no process, no listening port.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -19,7 +24,9 @@ from harness.services.mlflow_server import (
     ExternalTrackingServer,
     FastTrackMLServer,
     MlflowServer,
+    _api_ok,
 )
+from harness.services.postgres import PostgresService
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
 
@@ -69,6 +76,44 @@ def test_client_logs_a_run_through_the_server(server: MlflowServer, tmp_path: Pa
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
     assert list((server.workdir / "artifacts").rglob("notes.txt"))
     assert server.disk_bytes() > 0
+
+
+def _cmdlines(srv: MlflowServer) -> list[str]:
+    """The command lines of the server's process tree, as any local user's ``ps`` sees them."""
+    out = []
+    for proc in tree(srv.pids()[0]):
+        with contextlib.suppress(psutil.Error):
+            out.append(" ".join(proc.cmdline()))
+    return out
+
+
+def test_backend_store_uri_is_not_on_the_command_line(server: MlflowServer) -> None:
+    lines = _cmdlines(server)
+    assert any("mlflow" in line and "server" in line for line in lines)
+    assert [line for line in lines if server.backend_store_uri in line
+            or "--backend-store-uri" in line] == []
+
+
+@pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("pgserver", "psycopg")),
+                    reason="the PostgreSQL backend needs pip install pgserver psycopg")
+def test_postgres_password_is_in_no_command_line_or_log(tmp_path: Path) -> None:
+    short = Path(tempfile.mkdtemp(dir="/tmp", prefix="tb-mls-"))
+    pg = PostgresService(short / "pg", tmp_path / "logs")
+    try:
+        pg.start()
+        uri = pg.endpoints()["postgres_uri"]
+        password = urlsplit(uri).password
+        assert password
+        with MlflowServer(tmp_path / "work", tmp_path / "logs", name="mlflow-server-pg",
+                          backend_store_uri=uri) as srv:
+            assert _api_ok(srv.uri)
+            lines = _cmdlines(srv)
+            assert len(lines) >= 2  # mlflow server and its uvicorn
+            assert [line for line in lines if password in line] == []
+        assert password not in srv.log_path.read_text()
+    finally:
+        pg.stop()
+        shutil.rmtree(short, ignore_errors=True)
 
 
 def test_rest_probe(server: MlflowServer) -> None:

@@ -11,10 +11,13 @@ import contextlib
 import glob
 import hashlib
 import importlib.util
+import os
+import pwd
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -100,7 +103,9 @@ def test_postgres_round_trip_through_sqlalchemy(pg: PostgresService) -> None:
     import sqlalchemy as sa
 
     uri = pg.endpoints()["postgres_uri"]
-    assert uri.startswith("postgresql+psycopg://postgres@127.0.0.1:") and uri.endswith("/mlflow")
+    parts = urlsplit(uri)
+    assert (parts.scheme, parts.username, parts.hostname, parts.path) == (
+        "postgresql+psycopg", "postgres", "127.0.0.1", "/mlflow")
     assert {ip for ip, _ in _listening(pg.pids()[0])} == {"127.0.0.1"}
     engine = sa.create_engine(uri)
     try:
@@ -112,6 +117,51 @@ def test_postgres_round_trip_through_sqlalchemy(pg: PostgresService) -> None:
     finally:
         engine.dispose()
     assert pg.disk_bytes() > 0
+
+
+def _pg_conninfo(pg: PostgresService, password: str | None) -> str:
+    auth = f"postgres:{password}" if password is not None else "postgres"
+    return f"postgresql://{auth}@127.0.0.1:{pg.port}/mlflow"
+
+
+@needs_pg
+def test_postgres_wants_its_password(pg: PostgresService) -> None:
+    import psycopg
+
+    password = urlsplit(pg.endpoints()["postgres_uri"]).password
+    assert password and len(password) >= 20
+    for wrong in (None, "", "not-" + password):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(_pg_conninfo(pg, wrong), connect_timeout=5).close()
+    with psycopg.connect(_pg_conninfo(pg, password), connect_timeout=5) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+    rules = [line.split() for line in (pg.data_dir / "pg_hba.conf").read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    assert rules and {rule[-1] for rule in rules} == {"scram-sha-256"}
+    assert not list(pg.data_dir.parent.glob("*pw*"))  # the initdb password file is gone
+
+
+def _caps(pid: int) -> dict[str, int]:
+    fields = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text()
+                  .splitlines() if line.startswith("Cap"))
+    return {key: int(value, 16) for key, value in fields.items()}
+
+
+@needs_pg
+@pytest.mark.skipif(os.geteuid() != 0, reason="as non-root, postgres runs as the current user "
+                    "and can hold no capability: nothing to drop")
+def test_postgres_as_root_runs_as_nobody_without_capabilities(pg: PostgresService) -> None:
+    nobody = pwd.getpwnam("nobody")
+    procs = tree(pg.pids()[0])
+    assert len(procs) > 1  # the postmaster and its workers
+    for proc in procs:
+        assert proc.uids().effective == nobody.pw_uid
+        caps = _caps(proc.pid)
+        assert (caps["CapEff"], caps["CapAmb"], caps["CapPrm"]) == (0, 0, 0), (proc, caps)
+    # The data directory is nobody's own, not reached through root's directories.
+    assert not pg.data_dir.is_relative_to(pg.workdir)
+    assert (pg.data_dir.stat().st_uid, pg.data_dir.parent.stat().st_uid) == (nobody.pw_uid,) * 2
+    assert pg.data_dir.parent.stat().st_mode & 0o777 == 0o700
 
 
 @needs_pg
@@ -135,9 +185,27 @@ def test_postgres_stop_leaves_nothing(short_tmp: Path) -> None:
     service.start()
     try:
         assert len(tree(service.pids()[0])) > 1  # the postmaster and its workers
+        data = service.data_dir
+        assert (data / "PG_VERSION").exists()
         _assert_stops_clean(service)
+        if os.geteuid() == 0:  # its own directory outside workdir: removed with it
+            assert not data.parent.exists()
     finally:
         service.stop()
+
+
+@needs_pg
+def test_postgres_failed_start_leaves_no_directory(short_tmp: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.services import postgres
+
+    before = set(Path(tempfile.gettempdir()).glob("tb-pg-*"))
+    monkeypatch.setattr(postgres, "_bin_dir", lambda: short_tmp / "no-such-bin")
+    service = PostgresService(short_tmp / "pg-fail", short_tmp / "logs")
+    with pytest.raises((OSError, ServiceError)):
+        service.start()
+    assert service.pids() == []
+    assert set(Path(tempfile.gettempdir()).glob("tb-pg-*")) == before
 
 
 @needs_s3

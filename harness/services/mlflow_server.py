@@ -20,6 +20,7 @@ import psutil
 
 from harness.measure.isolation import private_env
 from harness.measure.netguard import GuardLog, guard_env
+from harness.plan import redacted_uris
 from harness.services.base import (
     LOOPBACK,
     Service,
@@ -169,10 +170,12 @@ class MlflowServer(_Process):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self._next_port()
         cmd = [sys.executable, "-m", "mlflow", "server", "--host", LOOPBACK,
-               "--port", str(self.port), "--backend-store-uri", self.backend_store_uri,
-               "--serve-artifacts", "--artifacts-destination", self.artifacts_destination,
-               "--workers", str(self.workers)]
-        extra = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(self.job_execution).lower()}
+               "--port", str(self.port), "--serve-artifacts", "--workers", str(self.workers)]
+        # The stores through the environment (the click options' envvars), not the command
+        # line, which every local user can read: a database URI carries its password.
+        extra = {"MLFLOW_BACKEND_STORE_URI": self.backend_store_uri,
+                 "MLFLOW_ARTIFACTS_DESTINATION": self.artifacts_destination,
+                 "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(self.job_execution).lower()}
         if self.app_name:
             cmd += ["--app-name", self.app_name]
             extra["MLFLOW_AUTH_CONFIG_PATH"] = str(self._write_auth_config())
@@ -264,7 +267,7 @@ class ExternalTrackingServer(Service):
 
     def start(self) -> None:
         wait_until(lambda: _api_ok(self.tracking_uri, self.auth), self.timeout_s,
-                   f"{self.name} at {self.tracking_uri}", self.log_path)
+                   f"{self.name} at {redacted_uris(self.tracking_uri)}", self.log_path)
 
     def stop(self) -> None:
         """Not ours to stop."""

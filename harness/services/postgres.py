@@ -2,8 +2,10 @@
 
 pgserver's own API listens on a unix socket only and, as root, adds a system user and opens up
 directory permissions; so the harness runs its ``initdb`` and ``postgres`` directly, TCP on
-127.0.0.1 only (no unix socket at all), data under ``workdir``. ``ExternalPostgres`` is a team's
-own database, which the harness only health-checks.
+127.0.0.1 only (no unix socket at all), password authentication with a per-run password (any
+local user can reach a loopback port). As root, postgres (which refuses root) runs as ``nobody``
+with no capability, in a data directory ``nobody`` owns; otherwise as the current user, data under
+``workdir``. ``ExternalPostgres`` is a team's own database, which the harness only health-checks.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ import contextlib
 import importlib.util
 import os
 import pwd
+import secrets
 import shutil
 import signal
+import stat
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.plan import REDACTED, redacted_uris
 from harness.services.base import (
     LOOPBACK,
     Service,
@@ -44,17 +50,21 @@ def _bin_dir() -> Path:
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
+def _nobody() -> pwd.struct_passwd | None:
+    """The user postgres runs as when the harness is root; None: the current user."""
+    return pwd.getpwnam("nobody") if os.geteuid() == 0 else None
+
+
 def _unprivileged() -> list[str]:
-    """Command prefix that drops root, which postgres refuses to run as (containers, CI): user
-    nobody, keeping only CAP_DAC_OVERRIDE so it can reach a data dir below root's 0700 temp
-    dirs. Empty when not root."""
-    if os.geteuid() != 0:
+    """Command prefix that drops root, which postgres refuses to run as (containers, CI), for
+    good: user nobody, no supplementary groups and, since setuid from root clears them, no
+    capabilities. Empty when not root."""
+    user = _nobody()
+    if user is None:
         return []
     if shutil.which("setpriv") is None:
         raise ServiceError("postgres refuses to run as root and setpriv (util-linux) is missing")
-    nobody = pwd.getpwnam("nobody")
-    return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
-            "--inh-caps=+dac_override", "--ambient-caps=+dac_override"]
+    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
 
 
 def _libpq(uri: str) -> str:
@@ -75,7 +85,8 @@ def _select_1(conninfo: str) -> bool:
 
 
 class PostgresService(Service):
-    """A private PostgreSQL 16 cluster on a free loopback port; trust auth (loopback only)."""
+    """A private PostgreSQL 16 cluster on a free loopback port; scram-sha-256 with a random
+    password, which ``endpoints()["postgres_uri"]`` carries."""
 
     name = "postgres"
 
@@ -85,23 +96,54 @@ class PostgresService(Service):
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.port: int | None = None
+        self.password = secrets.token_urlsafe(24)  # URL-safe: goes into URIs unquoted
+        self.data_dir: Path | None = None
+        self._own_dir: Path | None = None  # as root: nobody's directory outside workdir
 
     def _conninfo(self, database: str) -> str:
-        return f"postgresql://{USER}@{LOOPBACK}:{self.port}/{database}"
+        return f"postgresql://{USER}:{self.password}@{LOOPBACK}:{self.port}/{database}"
+
+    def _home(self) -> Path:
+        """Where the cluster lives. As root, a 0700 directory of nobody's own in the system's
+        temporary directory, since nobody cannot traverse root's 0700 ones; else ``workdir``."""
+        user = _nobody()
+        if user is None:
+            return self.workdir
+        self._own_dir = Path(tempfile.mkdtemp(prefix="tb-pg-"))
+        os.chown(self._own_dir, user.pw_uid, user.pw_gid)
+        if closed := [p for p in self._own_dir.parents if not p.stat().st_mode & stat.S_IXOTH]:
+            raise ServiceError(f"user nobody cannot reach {self._own_dir} ({closed[0]} is not "
+                               "world-searchable): point TMPDIR elsewhere")
+        return self._own_dir
+
+    def _write_pwfile(self, path: Path) -> None:
+        """The password for initdb, readable by the user postgres runs as only."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(self.password + "\n")
+        if (user := _nobody()) is not None:
+            os.chown(path, user.pw_uid, user.pw_gid)
 
     def _initdb(self, data: Path) -> None:
-        """A new cluster, unless ``data`` already holds one. No fsync: scratch data."""
+        """A new cluster, unless ``data`` already holds one; password auth on every line of
+        pg_hba.conf (no ``trust``). No fsync: scratch data."""
         if (data / "PG_VERSION").exists():
             return
+        pwfile = data.parent / "initdb-pwfile"
+        self._write_pwfile(pwfile)
         cmd = [*_unprivileged(), str(_bin_dir() / "initdb"), "-D", str(data), "-U", USER,
-               "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"]
-        proc = spawn(cmd, self.log_path, cwd=self.workdir)
+               f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
+               "--encoding=UTF8", "--no-locale", "--no-sync"]
         try:
-            code: int | str = proc.wait(self.start_timeout_s)
-        except subprocess.TimeoutExpired:
-            stop_tree(proc.pid)  # reaps it: Popen would then report exit code 0
-            proc.wait()
-            code = f"no result after {self.start_timeout_s:.0f} s"
+            proc = spawn(cmd, self.log_path, cwd=data.parent)
+            try:
+                code: int | str = proc.wait(self.start_timeout_s)
+            except subprocess.TimeoutExpired:
+                stop_tree(proc.pid)  # reaps it: Popen would then report exit code 0
+                proc.wait()
+                code = f"no result after {self.start_timeout_s:.0f} s"
+        finally:
+            pwfile.unlink()
         if code != 0:
             raise ServiceError(f"initdb failed ({code}):\n{log_tail(self.log_path)}")
 
@@ -112,8 +154,17 @@ class PostgresService(Service):
                 conn.execute(f'create database "{DATABASE}"')
 
     def start(self) -> None:
+        """Start, or leave nothing behind (process, nobody's directory)."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        data = self.workdir / "pgdata"
+        home = self._home()
+        self.data_dir = data = home / "pgdata"
         self._initdb(data)
         self.port = free_port()
         # -k '': no unix socket, so no socket path (length limit, /tmp) and TCP is the only way in;
@@ -121,27 +172,27 @@ class PostgresService(Service):
         cmd = [*_unprivileged(), str(_bin_dir() / "postgres"), "-D", str(data),
                "-h", LOOPBACK, "-p", str(self.port), "-k", "",
                "-c", "dynamic_shared_memory_type=mmap"]
-        self._proc = spawn(cmd, self.log_path, cwd=self.workdir)
-        try:
-            wait_until(lambda: _select_1(self._conninfo("postgres")), self.start_timeout_s,
-                       self.name, self.log_path,
-                       alive=lambda: self._proc is not None and self._proc.poll() is None)
-            self._create_database()
-        except BaseException:
-            self.stop()
-            raise
+        self._proc = spawn(cmd, self.log_path, cwd=home)
+        wait_until(lambda: _select_1(self._conninfo("postgres")), self.start_timeout_s,
+                   self.name, self.log_path,
+                   alive=lambda: self._proc is not None and self._proc.poll() is None)
+        self._create_database()
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT: sessions rolled back, a checkpoint, exit), then the tree by
-        force if it is still there."""
+        force if it is still there; as root, nobody's directory (the whole cluster) removed."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(self.stop_timeout_s)
         self._stop_process()
+        if self._own_dir is not None:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
+            self._own_dir = None
 
     def endpoints(self) -> dict[str, str]:
-        return {"postgres_uri": f"{DRIVER}://{USER}@{LOOPBACK}:{self.port}/{DATABASE}"}
+        return {"postgres_uri":
+                f"{DRIVER}://{USER}:{self.password}@{LOOPBACK}:{self.port}/{DATABASE}"}
 
     def disk_bytes(self) -> int | None:
         """Size of the ``mlflow`` database (not the cluster's catalogs and WAL)."""
@@ -162,13 +213,21 @@ class ExternalPostgres(Service):
         scheme, rest = uri.split("://", 1)
         self.uri = f"{DRIVER}://{rest}" if scheme in ("postgresql", "postgres") else uri
 
+    def _scrubbed(self, message: str) -> str:
+        """A libpq error, which may quote the URI or a piece of it (an unparsable password),
+        without the password: the error goes into results.json."""
+        userinfo = self.uri.partition("://")[2].split("/", 1)[0].rpartition("@")[0]
+        password = userinfo.partition(":")[2]
+        return redacted_uris(message.replace(password, REDACTED) if password else message)
+
     def start(self) -> None:
         import psycopg
 
         try:
             _select_1(_libpq(self.uri))
         except psycopg.Error as exc:
-            raise ServiceError(f"{self.name}: select 1 failed: {exc}") from exc
+            raise ServiceError(f"{self.name}: select 1 failed: {self._scrubbed(str(exc))}") \
+                from None
 
     def stop(self) -> None:
         """Not ours to stop."""
