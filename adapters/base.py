@@ -62,6 +62,9 @@ class StoredRun:
     alerts: list[str] = field(default_factory=list)  # titles of alerts kept with the run
     # Items the run refers to whose bytes the storage does not hold (e.g. staged elsewhere).
     unresolved: list[str] = field(default_factory=list)
+    # Artifacts the tool keeps only a reference to (name -> the path it points at): not stored,
+    # whatever still lies at that path.
+    referenced: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 

@@ -142,6 +142,15 @@ def _offline_store(path: Path) -> Iterator[zipfile.ZipFile | _Folder]:
         yield archive
 
 
+def _has_messages(path: Path) -> bool:
+    """Whether ``path`` is a zip holding Comet's message log (what end() writes)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return MESSAGES_FILE in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def read_offline_messages(archive: zipfile.ZipFile | _Folder) -> list[dict[str, Any]]:
     """The archive's messages in the order Comet created them (``message_id``); a last line
     cut short (a process killed mid-write) is left out."""
@@ -324,16 +333,26 @@ class CometAdapter(TrackerAdapter):
         return {"archive": str(archive), "experiment_key": experiment.get_key()}
 
     def read_back(self, ref: Mapping[str, str]) -> StoredRun:
-        """Parse the archive on disk; needs neither the SDK nor the process that logged. A run
-        that never reached ``end()`` has an empty archive (Comet creates it at start, to check
-        the directory is writable): then Comet's working directory, if it is still there."""
-        workdir = Path(ref.get("workdir") or ref["archive"])
-        if not (workdir / MESSAGES_FILE).is_file():
-            return parse_offline_archive(Path(ref["archive"]))
-        stored = parse_offline_archive(workdir)
-        stored.notes.append("no complete offline archive (the run never reached end()): read "
-                            "the message log Comet was writing in its temporary directory, "
-                            "which `comet upload` does not take")
+        """Parse the archive on disk; needs neither the SDK nor the process that logged. Only
+        the archive counts: it is what ``comet upload`` takes (a zip, nothing else). A run that
+        never reached ``end()`` has an empty archive (Comet creates it at start, to check the
+        directory is writable); what its working directory holds is counted in a note, not
+        returned, since nothing Comet offers would deliver it."""
+        archive = Path(ref["archive"])
+        if _has_messages(archive):
+            return parse_offline_archive(archive)
+        stored = StoredRun()
+        workdir = Path(ref["workdir"]) if ref.get("workdir") else None
+        if workdir is not None and (workdir / MESSAGES_FILE).is_file():
+            left = parse_offline_archive(workdir)
+            points = sum(len(v) for v in left.metrics.values())
+            stored.notes.append(
+                f"no offline archive (the run never reached end()): {points} metric points, "
+                f"{len(left.params)} params and {len(left.artifacts)} files are in Comet's "
+                "temporary working directory, which `comet upload` does not take (it reads a "
+                "zip); not counted as kept")
+        else:
+            stored.notes.append(f"no offline archive with messages at {archive}")
         return stored
 
     def _running(self) -> OfflineExperiment:

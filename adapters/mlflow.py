@@ -19,6 +19,7 @@ through a fresh ``MlflowClient`` in another process, so it sees only what reache
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -47,18 +48,27 @@ SYSTEM_PREFIX = "system/"
 ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 
-def _source_sha256(dataset_input: Any, notes: list[str]) -> str | None:
-    """sha256 of what MLflow's own reference to a dataset version leads to now: ``log_input``
-    keeps the source (here a path) and a digest, not the bytes, so this loads the source."""
+def _source_sha256(dataset_input: Any, stored: StoredRun) -> str | None:
+    """sha256 of a dataset version's bytes as MLflow's storage holds them: ``log_input`` keeps a
+    digest and the source, not the bytes. A source that is a path on this machine (the user's
+    file) is referenced, not stored: it is not followed, whatever lies there now; any other
+    source is loaded through MLflow."""
     from mlflow.data import get_source
 
     dataset = dataset_input.dataset
+    source = get_source(dataset_input)
+    if source._get_source_type() == "local":
+        where = json.loads(dataset.source).get("uri", dataset.source)
+        stored.referenced[f"dataset {dataset.name} {dataset.digest}"] = where
+        stored.notes.append(f"dataset {dataset.name!r} version {dataset.digest}: MLflow keeps "
+                            f"a reference to {where}, not its bytes")
+        return None
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            local = Path(get_source(dataset_input).load(dst_path=tmp))
+            local = Path(source.load(dst_path=tmp))
         except Exception as exc:  # noqa: BLE001 - an unreachable source is the finding
-            notes.append(f"dataset {dataset.name!r} version {dataset.digest}: its source "
-                         f"{dataset.source} could not be loaded ({type(exc).__name__})")
+            stored.notes.append(f"dataset {dataset.name!r} version {dataset.digest}: its source "
+                                f"{dataset.source} could not be loaded ({type(exc).__name__})")
             return None
         return sha256_file(local) if local.is_file() else None
 
@@ -253,7 +263,7 @@ class MlflowAdapter(TrackerAdapter):
             stored.artifacts = _artifacts_through_mlflow(ref, run.info.run_id)
         for dataset_input in run.inputs.dataset_inputs:
             stored.datasets.append((dataset_input.dataset.name, dataset_input.dataset.digest))
-            stored.dataset_sha256.append(_source_sha256(dataset_input, stored.notes))
+            stored.dataset_sha256.append(_source_sha256(dataset_input, stored))
         stored.models = _registered_versions(client, run.info.run_id, stored.notes)
         stored.notes.append("params are stored as strings (MLflow's param model)")
         return stored
@@ -301,15 +311,19 @@ def _registered_versions(client: Any, run_id: str, notes: list[str]) -> list[tup
 
 
 def _file_store_refusal(tracking_uri: str) -> str:
-    """Ask MLflow for the file store without the opt-in, and report what it says."""
+    """Ask MLflow for the file store without the opt-in, and report what it says: a refusal
+    only if MLflow's error names the opt-in; any other error is reported as itself."""
     from mlflow import MlflowClient
 
     os.environ.pop(ALLOW_FILE_STORE, None)
     try:
         MlflowClient(tracking_uri).search_experiments(max_results=1)
-    except Exception as exc:  # noqa: BLE001 - the refusal is the finding
+    except Exception as exc:  # noqa: BLE001 - whatever MLflow raised is the finding
         first = str(exc).split(". ")[0]
-        return f"MLflow refuses the file store unless {ALLOW_FILE_STORE}=true: \"{first}.\""
+        if ALLOW_FILE_STORE in str(exc):
+            return f"MLflow refuses the file store unless {ALLOW_FILE_STORE}=true: \"{first}.\""
+        return (f"MLflow raised {type(exc).__name__} on the file store without "
+                f"{ALLOW_FILE_STORE}, an error that does not name the opt-in: \"{first[:200]}\"")
     return f"MLflow {_version()} opened the file store without {ALLOW_FILE_STORE}"
 
 

@@ -200,19 +200,14 @@ def stored_run_from_operations(operations: Iterable[dict[str, Any]], upload_dir:
 
 
 def _read_upload(stored: StoredRun, name: str, op: Mapping[str, Any], upload_dir: Path) -> None:
-    """Checksum an upload: copied bytes if Neptune kept them, else the file it references."""
+    """Checksum an upload whose bytes Neptune copied; one it only points at is referenced, not
+    stored (the user's file is not Neptune's storage, whatever lies at that path now)."""
     if op["tmp_file_name"]:
         stored.artifacts[name] = sha256_file(upload_dir / op["tmp_file_name"])
         return
-    source = Path(op["file_path"])
-    if not source.is_file():
-        stored.notes.append(
-            f"artifact {name!r}: Neptune stored only a path reference to the original file, "
-            "not its bytes; with that file gone, nothing is left to checksum"
-        )
-        return
-    stored.artifacts[name] = sha256_file(source)
+    stored.referenced[name] = op["file_path"]
     stored.notes.append(
-        f"artifact {name!r}: Neptune offline stored only a path reference to {source}; the "
-        "bytes were NOT copied, the checksum is of the referenced file as it is now"
+        f"artifact {name!r}: Neptune offline stored only a path reference to "
+        f"{op['file_path']}; its bytes were not copied, so `neptune sync` would upload whatever "
+        "lies at that path then, if anything"
     )

@@ -23,23 +23,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results_path = out / "results.json"
     resume = previous = None
-    try:
-        if not args.resume and results_path.exists():
-            previous = _set_aside(results_path)
+    try:  # every option is checked before any file is touched: a typo loses nothing
+        plan = options.plan_from(vars(args))
         if args.resume:
             if not results_path.exists():
                 raise ValueError(f"nothing to resume: no {results_path} (use --out to point at "
                                  "the interrupted run's directory)")
             resume = results.load(results_path)
-            plan = plan_from_results(resume, options.plan_from(vars(args)).external)
-        else:
-            plan = options.plan_from(vars(args))
+            plan = plan_from_results(resume, plan.external)
         matrix(with_reference_tools(plan.tools), plan.scenarios)
         if ":" in plan.workload:
             workloads.resolve(plan.workload)  # fail now, not once per cell
     except (ValueError, ImportError) as exc:
         print(f"trackbench: {exc}", file=sys.stderr)
         return 2
+    if not args.resume and results_path.exists():
+        previous = _set_aside(results_path)
     print(f"trackbench: tools {', '.join(with_reference_tools(plan.tools))}; workload "
           f"{plan.workload}; profile {plan.profile}; {plan.repeats} repeat(s)"
           + (f" (up to {plan.max_repeats} where an interval stays wide)"

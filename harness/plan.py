@@ -4,8 +4,9 @@ rebuilds the plan."""
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,8 @@ import adapters
 from adapters.base import REFERENCE_TOOLS
 from harness import results
 from harness.results.method import WARMUP
+
+CRASH_AT = (0.2, 0.35, 0.5, 0.65, 0.8)
 
 
 @dataclass
@@ -32,7 +35,9 @@ class Plan:
     exit_grace_s: float = 30.0  # a worker alive this long after writing its result is killed
     probes: bool = True
     reliability: bool = True  # crash safety, server outage, bad input (after the repeats)
-    crash_at: float = 0.5  # crash safety: kill at this fraction of the log_metrics calls
+    # Crash safety: one kill at each of these fractions of the log_metrics calls. One kill
+    # measures luck as much as the tool (a background writer may or may not have flushed).
+    crash_at: tuple[float, ...] = CRASH_AT
     require: list[str] = field(default_factory=list)  # must-have coverage features (--require)
     # A team's own services instead of the embedded ones: postgres_uri, s3_endpoint, s3_bucket,
     # s3_access_key, s3_secret_key, tracking_uri.
@@ -89,6 +94,42 @@ def tool_versions(tools: Iterable[str]) -> dict[str, str | None]:
     return {t: (c.version() if (c := adapters.load(t)) else None) for t in tools}
 
 
+REDACTED = "***"
+# Options whose value is a credential (argparse also takes a unique prefix, e.g. --s3-sec).
+SECRET_OPTIONS = ("s3-secret-key", "s3-access-key")
+# The password of scheme://user:password@host (up to the last @ before the path: an unescaped
+# @ in a password), and libpq's ?password= parameter.
+_URI_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s]*:)[^/?#\s]*(@)")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#\s]*")
+
+
+def _secret_option(arg: str) -> bool:
+    """``--s3-secret-key`` (or pytest's ``--trackbench-s3-secret-key``, or a unique prefix)."""
+    name = arg.removeprefix("--trackbench-").removeprefix("--")
+    return (arg.startswith("--") and len(name) > len("s3-")
+            and any(option.startswith(name) for option in SECRET_OPTIONS))
+
+
+def redacted_uris(text: str) -> str:
+    """``text`` with the password of every URI in it replaced by ``***``."""
+    return _QUERY_PASSWORD.sub(rf"\1{REDACTED}", _URI_PASSWORD.sub(rf"\1{REDACTED}\2", text))
+
+
+def redacted_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` without credentials, for files that get shared (results.json, sweeps.json):
+    S3 keys and the passwords in URIs (``--postgres-uri``, ``--tracking-uri``) become ``***``."""
+    out: list[str] = []
+    for previous, arg in zip(["", *argv], argv, strict=False):  # previous: one behind
+        name, eq, _ = arg.partition("=")
+        if _secret_option(previous):  # --s3-secret-key VALUE
+            out.append(REDACTED)
+        elif eq and _secret_option(name):  # --s3-secret-key=VALUE
+            out.append(f"{name}={REDACTED}")
+        else:
+            out.append(redacted_uris(arg))
+    return out
+
+
 def invocation(plan: Plan, pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """The plan as results.json records it (credentials of external services never are)."""
     return {
@@ -97,9 +138,9 @@ def invocation(plan: Plan, pairs: list[tuple[str, str]]) -> dict[str, Any]:
         "time_budget_s": plan.time_budget_s, "workload": plan.workload,
         "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
         "exit_grace_s": plan.exit_grace_s, "probes": plan.probes,
-        "reliability": plan.reliability, "crash_at": plan.crash_at,
-        "external": sorted(plan.external), "argv": sys.argv, "warmup": list(WARMUP),
-        "require": list(plan.require),
+        "reliability": plan.reliability, "crash_at": list(plan.crash_at),
+        "external": sorted(plan.external), "argv": redacted_argv(sys.argv),
+        "warmup": list(WARMUP), "require": list(plan.require),
     }
 
 
@@ -120,5 +161,8 @@ def plan_from_results(data: Mapping[str, Any], external: Mapping[str, str]) -> P
         raise ValueError(f"results were measured on {data['machine']['hostname']}; resume on "
                          "the same machine, or start a new run")
     fields = {name: inv[name] for name in RESUMABLE if name in inv}
+    if "crash_at" in fields:  # a list in the file; one fraction in files of schema 2
+        at = fields["crash_at"]
+        fields["crash_at"] = tuple(at) if isinstance(at, list) else (at,)
     return Plan(tools=list(inv["tools"]), scenarios=list(inv["scenarios"]),
                 external=dict(external), **fields)

@@ -21,7 +21,14 @@ from types import ModuleType
 from typing import Any
 
 from harness import results
-from harness.plan import Plan, invocation, matrix, tool_versions, with_reference_tools
+from harness.plan import (
+    Plan,
+    invocation,
+    matrix,
+    redacted_argv,
+    tool_versions,
+    with_reference_tools,
+)
 from harness.results import repeatability
 from harness.results.scaling import SWEEPS
 from harness.services.pool import ServicePool
@@ -44,10 +51,12 @@ STAGES: tuple[ModuleType, ...] = (
     server_probes,    # REST endpoints and basic-auth on real servers
     feature_probes,   # one probe cell per tool:scenario: coverage with evidence
     cells,            # the measured repeats, interleaved across tools
+    # More repeats where a headline interval is still wide: on services in the state the first
+    # rounds had, before the reliability checks kill servers and fill their stores.
+    extra_rounds,
     crash_safety,     # SIGKILL mid-run, then read back
     server_outage,    # the tracking server killed and restarted mid-run
     bad_input,        # odd values, names, steps, params and artifacts
-    extra_rounds,     # more repeats where a headline interval is still wide
 )
 # The stages of `trackbench sweep`.
 SWEEP_STAGES: tuple[ModuleType, ...] = (warm_up, sweeps)
@@ -79,7 +88,9 @@ def run_stages(stages: Sequence[ModuleType], plan: Plan, pairs: list[tuple[str, 
     ctx = StageContext(plan=plan, pairs=pairs, data=data, results_path=results_path, pool=pool,
                        tmp_root=tmp_root, progress=progress)
     try:
-        for stage in stages:
+        for index, stage in enumerate(stages):
+            ctx.reserved_s = sum(later.estimate_s(ctx) for later in stages[index + 1:]
+                                 if hasattr(later, "estimate_s"))
             began = time.perf_counter()
             stage.run(ctx)
             seconds = time.perf_counter() - began
@@ -114,7 +125,8 @@ def execute(plan: Plan, results_path: Path, progress: Callable[[str], None] = pr
         data = resume
         kept = len(data["probes"]) + len(data["cells"])
         data.setdefault("resumed", []).append(
-            {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cells_kept": kept, "argv": sys.argv})
+            {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cells_kept": kept,
+             "argv": redacted_argv(sys.argv)})
         progress(f"resuming: {kept} cell(s) kept from {results_path}; the rest runs")
     return run_stages(STAGES, plan, pairs, data, results_path, progress)
 
@@ -137,6 +149,6 @@ def sweep(tools: Sequence[str], sweep_names: Sequence[str] | None = None, quick:
                 reliability=False, timeout_s=timeout_s)
     data = results.new_sweeps(
         {"tools": [t for t, _ in pairs], "sweeps": names, "quick": quick, "repeats": repeats,
-         "timeout_s": timeout_s, "argv": sys.argv},
+         "timeout_s": timeout_s, "argv": redacted_argv(sys.argv)},
         tool_versions(t for t, _ in pairs))
     return run_stages(SWEEP_STAGES, plan, pairs, data, out_path, progress)["records"]

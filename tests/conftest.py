@@ -1,7 +1,8 @@
 """The test session runs with a private HOME and caches: the suite never writes to the real home.
 
 Set at configure time, before collection, because some SDKs imported by ``importorskip`` at
-collection write caches under HOME as they import.
+collection write caches under HOME as they import. The session also fails if any test wrote
+into the repository's own ``reports/`` (a user's results live there).
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
+
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+_REPORTS = pytest.StashKey[dict[str, tuple[int, int]]]()
 
 _PRIVATE = (("HOME", ""), ("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache"),
             ("XDG_DATA_HOME", ".local/share"), ("MPLCONFIGDIR", ".config/matplotlib"))
@@ -32,3 +37,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         else:
             os.environ[var] = value
     shutil.rmtree(home, ignore_errors=True)
+
+
+def _reports() -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in REPORTS.rglob("*") if p.is_file()}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_REPORTS] = _reports()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if session.config.getoption("benchmark", False):  # pytest --benchmark writes its report
+        return
+    before, after = session.config.stash.get(_REPORTS, {}), _reports()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"tests wrote into the repository's reports/: {changed[:5]}",
+                                red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

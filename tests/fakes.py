@@ -176,6 +176,17 @@ class MissingAdapter(JsonFileAdapter):
         import trackbench_no_such_sdk  # noqa: F401
 
 
+class BuggyImportAdapter(JsonFileAdapter):
+    """Its SDK is there; the adapter's own code around the import is broken."""
+
+    name = "buggy-import"
+
+    def import_sdk(self) -> None:
+        import json as sdk
+
+        sdk.no_such_function()
+
+
 class CrashingAdapter(JsonFileAdapter):
     name = "crashing"
 
@@ -244,6 +255,22 @@ def small_workload(tracker: Any, config: dict[str, Any]) -> None:
     tracker.log_artifact(path)
 
 
+USER_FILES = "user-files"  # beside the cell's scratch dir: not deleted before the read-back
+
+
+def user_file_workload(tracker: Any, config: dict[str, Any]) -> None:
+    """``small_workload``, but the artifact is the user's own file, outside ``tracker.workdir``,
+    and it stays there: a read-back that hashes the path instead of the tool's copy would pass
+    for storage."""
+    tracker.log_params({"lr": 0.1, "name": "naïve-模型", "secret": "s3cr3t", "layers": 3})
+    for step in range(int(config.get("steps", 50))):
+        tracker.log_metrics({"loss": 1.0 / (step + 1), "acc": step / 49}, step=step)
+    path = tracker.workdir.parent / USER_FILES / "weights.bin"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(bytes(range(256)) * 4)
+    tracker.log_artifact(path)
+
+
 class JournalAdapter(JsonFileAdapter):
     """Appends every call to ``journal.jsonl`` and flushes it at once: survives a SIGKILL."""
 
@@ -280,6 +307,28 @@ class JournalAdapter(JsonFileAdapter):
                 for key, value in rest[1].items():
                     stored.metrics.setdefault(key, []).append((rest[0], value))
         return stored
+
+
+class BufferingJournalAdapter(JournalAdapter):
+    """Keeps the last ``BUFFER`` metric calls in memory and journals older ones: a SIGKILL loses
+    exactly those ``BUFFER`` calls, whenever it comes."""
+
+    name = "buffering-journal"
+    BUFFER = 10
+
+    def start_run(self, name: str, config: Mapping[str, Any]) -> None:
+        super().start_run(name, config)
+        self._pending: list[list[Any]] = []
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        self._pending.append(["metrics", step, dict(metrics)])
+        if len(self._pending) > self.BUFFER:
+            self._write(self._pending.pop(0))
+
+    def finish(self) -> dict[str, str]:
+        for entry in self._pending:
+            self._write(entry)
+        return super().finish()
 
 
 class UnreadableAdapter(JournalAdapter):

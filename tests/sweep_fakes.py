@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.base import AdapterSettings
-from tests.fakes import JsonFileAdapter
+from tests.fakes import JsonFileAdapter, PhoneHomeAdapter
 
 
 class MultiRunJsonAdapter(JsonFileAdapter):
@@ -31,3 +31,9 @@ class MultiRunJsonAdapter(JsonFileAdapter):
         self.settings = dataclasses.replace(self.settings, storage_dir=run_dir)
         self.import_sdk()  # a fresh in-memory run
         super().start_run(name, config)
+
+
+class MultiRunPhoneHomeAdapter(MultiRunJsonAdapter, PhoneHomeAdapter):
+    """Phones home at every run: the runs-per-process worker must be guarded like any other."""
+
+    name = "multirun-phonehome"

@@ -1,6 +1,7 @@
 """One contract over every tracker adapter, no per-tool branches: log through the harness in a
-fresh isolated process, read back in another, and find every value again (or the tool's own
-read-back note saying why not).
+fresh isolated process, read back in another, and find every value again. An artifact counts as
+kept only if its bytes come back from the tool's own storage; one the tool only points at is
+*referenced*, and that is said, never passed off as kept.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import adapters
-from harness.measure.cell import run_cell
+from harness.measure.cell import CellRun
 from harness.plan import Cell, Plan
+from tests.fakes import USER_FILES
 
 TOOLS = adapters.trackers()  # every registered tracker: a new adapter is picked up here
 
@@ -26,17 +28,26 @@ def test_round_trip(tool: str, tmp_root: Path) -> None:
     cls = adapters.load(tool)
     if cls.version() is None:
         pytest.skip(f"{tool} is not installed in this environment (pip install .[tools])")
-    plan = Plan(tools=[tool], workload="tests.fakes:small_workload", repeats=1, probes=False,
-                timeout_s=180)
-    record = run_cell(Cell(tool, cls.scenarios[0]), plan, tmp_root)
+    plan = Plan(tools=[tool], workload="tests.fakes:user_file_workload", repeats=1,
+                probes=False, timeout_s=180)
+    run = CellRun(Cell(tool, cls.scenarios[0]), plan, tmp_root)
+    try:
+        run.log()
+        # The user's file is still in place, but no longer what was logged.
+        (run.workdir.parent / USER_FILES / "weights.bin").write_bytes(b"changed afterwards")
+        run.read()
+        record = run.record
+    finally:
+        run.close()
     assert record["status"] == "ok", record["error"]
     assert record["leftover_processes"] == []
     assert record["logged"] == {"params": 4, "points": 100, "artifacts": 1}
     fid = record["fidelity"]
     assert fid["params"]["kept"] == 4, fid["params"]["examples"]
     assert fid["points"]["kept"] == 100, fid["points"]["examples"]
-    if fid["artifacts"]["kept"] != 1:
-        assert any("weights.bin" in note for note in record["notes"]), record["notes"]
+    artifacts = fid["artifacts"]
+    assert artifacts["kept"] + artifacts["referenced"] == 1, artifacts["examples"]
+    assert artifacts["altered"] == artifacts["missing"] == 0, artifacts["examples"]
     assert record["disk_bytes"] > 0 and record["cpu_s"] > 0
     for key in ("import_s", "init_s", "finish_s", "e2e_s", "blocked_s"):
         assert record[key] >= 0

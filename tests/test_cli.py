@@ -69,10 +69,27 @@ def test_run_then_report_regenerates_the_same_markdown(tmp_path: Path) -> None:
     (["run", "--workload-config", "novalue"], "key=value"),
     (["report", "/nonexistent/results.json"], "no results file"),
 ])
-def test_bad_input_gets_a_clear_error(args: list[str], message: str) -> None:
-    out = trackbench(*args)
+def test_bad_input_gets_a_clear_error(args: list[str], message: str, tmp_path: Path) -> None:
+    out = trackbench(*args, *(["--out", str(tmp_path / "out")] if args[0] == "run" else []))
     assert out.returncode != 0
     assert message in out.stderr
+
+
+@pytest.mark.parametrize("bad", [["--require", "bogus"], ["--scenarios", "mlflow:nope"],
+                                 ["--workload", "nosuchmodule:train"], ["--repeats", "0"]])
+def test_a_bad_option_leaves_the_previous_results_as_they_were(bad: list[str],
+                                                               tmp_path: Path) -> None:
+    """The previous run's results are the history the next report compares against: a typo
+    must not move or touch them."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    before = b'{"schema_version": 3, "kept": "byte for byte"}\n'
+    (out_dir / "results.json").write_bytes(before)
+    run = trackbench("run", *bad, "--out", str(out_dir))
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("trackbench: ") and "Traceback" not in run.stderr
+    assert (out_dir / "results.json").read_bytes() == before
+    assert sorted(p.name for p in out_dir.iterdir()) == ["results.json"]
 
 
 def test_users_own_workload_through_mlflow(tmp_path: Path) -> None:

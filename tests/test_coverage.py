@@ -137,7 +137,8 @@ def test_every_feature_reaches_every_status() -> None:
     server_only = {("rest-api", "verified"), ("auth", "verified"), ("isolation", "verified")}
     # System metrics are recorded by the client, whatever the service: always testable.
     local_only = {("monitoring", "not testable offline")}
-    wanted = {(f, s) for f in FEATURES for s in STATUSES}
+    # "available" and "not probed" come from the server probes alone (tested below).
+    wanted = {(f, s) for f in FEATURES for s in STATUSES if s not in ("available", "not probed")}
     assert wanted - reached == server_only | local_only  # server ones: tested with real servers
 
 
@@ -149,15 +150,52 @@ def test_a_failed_probe_run_is_an_error_everywhere() -> None:
 
 def test_server_auth_keeps_the_scenario_as_run_beside_it() -> None:
     local = coverage.verdicts({"status": "ok"}, READ, None, server=True)
-    server = {"auth": {"status": "verified", "evidence": "with --app-name basic-auth: 401",
+    server = {"auth": {"status": "available", "evidence": "with --app-name basic-auth: 401",
                        "docs": DOCS},
               "rest-api": {"status": "verified", "evidence": "7/9 work", "docs": None}}
     merged = coverage.merge(local, server)
-    assert merged["auth"]["status"] == "verified"
+    assert merged["auth"]["status"] == "available"
     assert NOT_AS_RUN in merged["auth"]["evidence"]
     assert merged["auth"]["as_run"] == "absent"
     assert merged["rest-api"]["status"] == "verified"
     assert merged["isolation"]["status"] == "absent"
+
+
+BASIC_AUTH = [{"probe": name, "expected": 401, "status": 401, "outcome": "verified",
+               "evidence": "-"} for name in ("anonymous POST experiments/search",
+                                             "wrong password", "bob reads alice's experiment")]
+
+
+def test_auth_of_an_extra_basic_auth_server_is_available_not_met() -> None:
+    """The harness's own basic-auth server proves the feature exists; the scenario's server
+    ran without it, so a must-have of auth is not met there."""
+    probes = {"rest_api": {"mlflow:server-sqlite": []}, "auth": BASIC_AUTH, "own_auth": {}}
+    entries = server_coverage.coverage_for("mlflow:server-sqlite", probes)
+    assert entries["auth"]["status"] == entries["isolation"]["status"] == "available"
+    assert "available: verified on a server started with --app-name basic-auth" in \
+        entries["auth"]["evidence"]
+    data = results.new_results({"tools": ["mlflow"], "scenarios": ["mlflow:server-sqlite"],
+                                "profile": "lean", "repeats": 1, "workload": "digits",
+                                "require": ["auth"]}, {"mlflow": "3"})
+    data["probes"] = [{"tool": "mlflow", "scenario": "server-sqlite", "status": "ok",
+                       "coverage": entries}]
+    summary = report.render(data).split("## Overhead")[0]
+    assert "met by **none**" in summary
+    assert "- mlflow:server-sqlite: auth available, not as run" in summary
+
+
+@pytest.mark.parametrize("status, expected", [(401, "verified"), (200, "absent")])
+def test_a_teams_own_server_is_probed_as_it_runs(status: int, expected: str) -> None:
+    """With --tracking-uri, the basic-auth server the harness starts says nothing of the team's
+    server: its own answer to an anonymous request decides, and isolation is not probed."""
+    own = {"probe": "anonymous POST experiments/search", "expected": 401, "status": status,
+           "outcome": "verified" if status == 401 else "not as expected", "evidence": "-"}
+    probes = {"rest_api": {"mlflow:server-postgres-s3": []}, "auth": BASIC_AUTH,
+              "own_auth": {"mlflow:server-postgres-s3": own}}
+    entries = server_coverage.coverage_for("mlflow:server-postgres-s3", probes)
+    assert entries["auth"]["status"] == expected
+    assert "team's own server as it runs" in entries["auth"]["evidence"]
+    assert entries["isolation"]["status"] == "not probed"
 
 
 def test_probe_through_real_worker_processes(tmp_path: Path) -> None:
@@ -216,7 +254,7 @@ def _in(*texts: str) -> Any:
 
 # MLflow's log_input keeps a digest and the source path; the probe's file is gone at read-back.
 REFERENCE_ONLY = ("told apart by distinct ids", "but only a reference to the source is kept",
-                  "the stored reference leads to nothing")
+                  "is a path to the user's file")
 
 
 EXPECTED: dict[str, dict[str, tuple[str, Any]]] = {
@@ -230,8 +268,8 @@ EXPECTED: dict[str, dict[str, tuple[str, Any]]] = {
         "rest-api": ("absent", _in("no server in this scenario")),
     },
     "mlflow:server-sqlite": {
-        "auth": ("verified", _in("not enabled in this scenario as run")),
-        "isolation": ("verified", _in("bob")),
+        "auth": ("available", _in("not enabled in this scenario as run")),
+        "isolation": ("available", _in("bob")),
         "data-versioning": ("absent", _in(*REFERENCE_ONLY)), "monitoring": ("verified", None),
         "alerts": ("absent", None), "model-registry": ("verified", None),
         "offline-sync": ("absent", None), "query-api": ("verified", None),
@@ -324,8 +362,8 @@ def test_real_tool_probe_verdicts_and_report(label: str, short_tmp: Path,
     assert (f"- {label}: query-api {EXPECTED[label]['query-api'][0]}" in summary) != meets
     data["invocation"]["require"] = ["auth"]
     summary = report.render(data).split("## Overhead")[0]
-    if EXPECTED[label]["auth"][0] == "verified":  # a server: auth exists, off as run
-        assert f"met by **{label}** (auth verified, but off as run)." in summary
+    if EXPECTED[label]["auth"][0] == "available":  # a server: auth exists, off as run
+        assert f"- {label}: auth available, not as run" in summary
 
 
 LOG_TWO_VERSIONS = """
@@ -344,9 +382,11 @@ print(json.dumps(adapter.finish()))
 """
 
 
-def test_mlflow_reference_leads_to_the_file_as_changed_in_place(tmp_path: Path) -> None:
-    """The realistic case beside the probe's deleted file: the user's file still exists, changed.
-    MLflow's reference to the source then gives the second version's bytes for both versions."""
+def test_mlflow_dataset_reference_is_not_storage_even_with_the_file_in_place(
+        tmp_path: Path) -> None:
+    """The user's file is still there, changed in place: MLflow kept a path to it and a digest,
+    not the bytes. Following the path would credit MLflow with the user's disk; the read-back
+    must not, so neither version counts as retrievable and the verdict names the path."""
     pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
     store, dataset = tmp_path / "store", tmp_path / "data.csv"
     store.mkdir()
@@ -360,14 +400,16 @@ def test_mlflow_reference_leads_to_the_file_as_changed_in_place(tmp_path: Path) 
     subprocess.run([sys.executable, "-m", "harness.measure.worker",
                     str(tmp_path / "read.spec.json")], cwd=ROOT, timeout=300, check=True)
     read = json.loads((tmp_path / "read.json").read_text())
-    second = hashlib.sha256(dataset.read_bytes()).hexdigest()
-    assert read["stored"]["dataset_sha256"] == [second, second]
+    assert dataset.is_file()
+    assert read["stored"]["dataset_sha256"] == [None, None]
     assert len({d for _, d in read["stored"]["datasets"]}) == 2
+    assert set(read["stored"]["referenced"].values()) == {str(dataset)}
     first = hashlib.sha256("".join(f"{i},{i}\n" for i in range(100)).encode()).hexdigest()
-    assert first not in read["stored"]["dataset_sha256"]
+    second = hashlib.sha256(dataset.read_bytes()).hexdigest()
     log = {"status": "ok", "dataset_probe": {**TWO_LOGGED, "sha256": [first, second]}}
-    evidence = coverage.verdicts(log, read, None)["data-versioning"]["evidence"]
-    assert "leads to the file as changed in place, now the second version's bytes" in evidence
+    entry = coverage.verdicts(log, read, None)["data-versioning"]
+    assert entry["status"] == "absent"
+    assert f"is a path to the user's file ({dataset})" in entry["evidence"]
 
 
 # ---------------------------------------------------------------- --require
@@ -377,15 +419,15 @@ def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def test_require_unknown_feature_is_a_usage_error() -> None:
-    out = _cli("run", "--require", "auth,telepathy")
+def test_require_unknown_feature_is_a_usage_error(tmp_path: Path) -> None:
+    out = _cli("run", "--require", "auth,telepathy", "--out", str(tmp_path))
     assert out.returncode == 2
     assert "unknown feature(s) for --require: telepathy" in out.stderr
     assert ", ".join(FEATURES) in out.stderr
 
 
-def test_require_without_probes_is_a_usage_error() -> None:
-    out = _cli("run", "--require", "auth", "--no-probes")
+def test_require_without_probes_is_a_usage_error(tmp_path: Path) -> None:
+    out = _cli("run", "--require", "auth", "--no-probes", "--out", str(tmp_path))
     assert out.returncode == 2 and "needs the coverage probes" in out.stderr
 
 

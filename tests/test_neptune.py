@@ -127,8 +127,11 @@ def test_round_trip_read_back_in_fresh_process(sandbox: Path) -> None:
     for key, points in metrics.items():
         got = [(step, value.hex()) for step, value in stored["metrics"][key]]
         assert got == [(step, value.hex()) for step, value in points], key
-    assert stored["artifacts"] == {"weights.bin": sha256_bytes(payload)}
-    assert any("NOT copied" in note for note in stored["notes"])
+    # The file is still in place, unchanged: Neptune points at it but stored none of its bytes.
+    assert artifact.read_bytes() == payload
+    assert stored["artifacts"] == {}
+    assert stored["referenced"] == {"weights.bin": str(artifact.resolve())}
+    assert any("bytes were not copied" in note for note in stored["notes"])
     assert stored["system_metrics"] == {}  # lean: no hardware monitoring
 
 
@@ -216,9 +219,10 @@ def test_operation_parser_handles_copies_clears_and_missing_files(tmp_path: Path
     assert stored == StoredRun(
         metrics={"a/b": [(1, 2.0)]},
         artifacts={"c": sha256_bytes(b"copied")},
+        referenced={"gone": str(tmp_path / "missing.bin")},
         notes=stored.notes,
     )
-    assert len(stored.notes) == 1 and "nothing is left to checksum" in stored.notes[0]
+    assert len(stored.notes) == 1 and "bytes were not copied" in stored.notes[0]
 
 
 def test_dataset_versioning_is_hosted_only(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def test_attempts_are_recorded_blocked_and_reported(tmp_path: Path) -> None:
     row = next(line for line in lines if line.startswith(f"| {FAKES}:PhoneHomeAdapter:default"))
     for where in ("203.0.113.1:443", "telemetry.example.com:443", "198.51.100.7:8080"):
         assert f"`{where}`" in row
-    assert "| 3 of 3 |" in row and "yes (1/1 cells ok)" in row and "worker.py (log)" in row
+    assert "| 3 of 3 |" in row and "yes (1/1 runs ok)" in row and "worker.py (log)" in row
 
 
 def test_a_quiet_adapter_records_no_attempt(tmp_path: Path) -> None:
@@ -196,5 +196,8 @@ def test_run_progress_and_report_show_the_attempts(tmp_path: Path) -> None:
     assert any(tool in line and "offline guard: 3 network attempt(s)" in line for line in lines)
     text = report.render(data)
     section = text.split("## Offline honesty")[1].split("## Failures and findings")[0]
-    assert f"| {tool}:default | 3 |" in section
+    # Every guarded run is read: the measured cell, five crash kills, one bad-input run, 3 each.
+    row = next(line for line in section.splitlines() if line.startswith(f"| {tool}:default |"))
+    assert f"| {tool}:default | 21 |" in row and "(crash)" in row and "(bad-input)" in row
+    assert "`bad-input`, `crash`, `log`, `read`" in section
     assert "No attempt seen in" not in section  # the baseline and the floor are not listed

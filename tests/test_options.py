@@ -73,5 +73,6 @@ def test_bad_values_are_refused() -> None:
 
 
 def test_crash_at_sets_the_kill_fraction() -> None:
-    assert options.plan_from(vars(parse())).crash_at == 0.5
-    assert options.plan_from(vars(parse("--crash-at", "0.25"))).crash_at == 0.25
+    assert options.plan_from(vars(parse())).crash_at == (0.2, 0.35, 0.5, 0.65, 0.8)
+    assert options.plan_from(vars(parse("--crash-at", "0.25"))).crash_at == (0.25,)
+    assert options.plan_from(vars(parse("--crash-at", "0.1,0.9"))).crash_at == (0.1, 0.9)

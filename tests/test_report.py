@@ -126,7 +126,7 @@ def test_run_to_run_change_against_the_previous_run() -> None:
     text = report.render(data)
     assert "Run-to-run, against the previous run of the same plan on this machine" in text
     assert "*end to end*: 1 of 2 tool medians within ±10%" in text
-    assert "tests.fakes:LossyAdapter:default -20.0% (95% intervals apart)" in text
+    assert "tests.fakes:LossyAdapter:default -20.0% (intervals apart)" in text
     row = next(line for line in text.splitlines()
                if line.startswith("| tests.fakes:JsonFileAdapter:default | ")
                and line.endswith("| -3.8% | overlap |"))

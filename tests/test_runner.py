@@ -56,6 +56,14 @@ def test_missing_tool_is_unavailable_with_reason(tmp_path: Path) -> None:
     assert "trackbench_no_such_sdk" in record["error"]
 
 
+def test_an_adapter_bug_at_import_is_a_failure_not_a_missing_tool(tmp_path: Path) -> None:
+    """Only an ImportError means "not installed"; a bug in the adapter must fail loudly, not
+    pass as unavailable (which a benchmark would skip)."""
+    record = run_cell(cell("BuggyImportAdapter"), plan(), tmp_path)
+    assert record["status"] == "failed"
+    assert "AttributeError" in record["error"] and "no_such_function" in record["error"]
+
+
 def test_crashing_tool_is_a_failed_cell(tmp_path: Path) -> None:
     record = run_cell(cell("CrashingAdapter"), plan(), tmp_path)
     assert record["status"] == "failed"
@@ -77,6 +85,9 @@ def test_tool_hanging_at_exit_is_killed_and_its_results_kept(tmp_path: Path) -> 
     assert record["status"] == "ok" and record["fidelity"]["points"]["kept"] == 100
     assert record["hung_at_exit_s"] == 2
     assert 2 <= record["exit_s"] < 10
+    # End to end is what the user waits for: the hang at exit is in it.
+    assert record["e2e_s"] == pytest.approx(record["e2e_to_finish_s"] + record["exit_s"])
+    assert record["e2e_s"] >= 2
     after = {p.pid for p in psutil.Process().children(recursive=True)}
     assert after <= before
 
@@ -145,3 +156,38 @@ def test_matrix_rejects_unknown_tools_and_scenarios() -> None:
         ("mlflow", "server-sqlite+batch")]
     assert matrix(["mlflow"], ["mlflow:file", "server-sqlite"]) == [
         ("mlflow", "file"), ("mlflow", "server-sqlite")]
+
+
+class GrowingService:
+    """A service whose database grows by 1000 bytes each time it is sized; or cannot be."""
+
+    network = None
+
+    def __init__(self, broken: bool = False) -> None:
+        self.size, self.broken = 10_000, broken
+
+    def pids(self) -> list[int]:
+        return []
+
+    def endpoints(self) -> dict[str, str]:
+        return {}
+
+    def disk_bytes(self) -> int | None:
+        if self.broken:
+            raise OSError("the database went away")
+        self.size += 1000
+        return self.size
+
+
+def test_a_services_disk_is_counted_per_cell(tmp_path: Path) -> None:
+    """Disk is what the store grew by during this cell, not what all earlier runs left in it."""
+    service = GrowingService()
+    record = run_cell(cell("JsonFileAdapter"), plan(), tmp_path, {"db": service})
+    assert record["services"]["db"]["disk_growth_bytes"] == 1000
+    assert record["services"]["db"]["disk_bytes"] == 12_000
+
+
+def test_a_service_that_cannot_be_sized_does_not_fail_the_cell(tmp_path: Path) -> None:
+    record = run_cell(cell("JsonFileAdapter"), plan(), tmp_path, {"db": GrowingService(True)})
+    assert record["status"] == "ok", record["error"]
+    assert record["services"]["db"]["disk_bytes"] is None

@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
 
+from adapters import mlflow as mlflow_adapter  # noqa: E402
 from adapters.mlflow import MlflowAdapter  # noqa: E402
 from harness.measure.cell import run_cell  # noqa: E402
 from harness.plan import Cell, Plan  # noqa: E402
@@ -20,8 +21,8 @@ from harness.services.pool import ServicePool  # noqa: E402
 from tests.test_cli import interruptible  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAN = Plan(tools=["mlflow"], workload="tests.fakes:small_workload", repeats=1,
-                   probes=False, timeout_s=180)
+PLAN = Plan(tools=["mlflow"], workload="tests.fakes:small_workload", repeats=1, probes=False,
+            timeout_s=180)
 
 
 def _cmdline(proc: psutil.Process) -> str:
@@ -54,6 +55,25 @@ def test_scenario_3_postgres_s3_end_to_end(tmp_path: Path) -> None:
     assert record["services"]["s3"]["disk_bytes"] >= 1024  # the artifact's bytes
     assert (tmp_path / "logs" / "postgres.log").exists()
     assert _descendants() <= before
+
+
+def test_an_unrelated_file_store_error_is_not_called_a_refusal(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only MLflow's own refusal (naming the opt-in) may feed the seed claim about the file
+    store; a disk or permission error is reported as what it is."""
+    import mlflow
+
+    class Broken:
+        def __init__(self, uri: str) -> None:
+            pass
+
+        def search_experiments(self, **_: object) -> None:
+            raise OSError("No space left on device")
+
+    monkeypatch.setattr(mlflow, "MlflowClient", Broken)
+    note = mlflow_adapter._file_store_refusal("file:///nowhere")
+    assert "refuses" not in note
+    assert "OSError" in note and "No space left on device" in note
 
 
 def test_file_store_refusal_is_reported(tmp_path: Path) -> None:

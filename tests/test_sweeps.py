@@ -137,3 +137,14 @@ def test_a_one_run_store_fails_the_runs_sweep_with_the_reason(tmp_path: Path) ->
 def test_unknown_sweep_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown sweep"):
         runner.sweep(["null"], ["nope"], quick=True)
+
+
+def test_the_runs_per_process_worker_is_guarded(tmp_path: Path) -> None:
+    """The one worker that runs many runs is behind the offline guard, and its log is read."""
+    fake = "tests.sweep_fakes:MultiRunPhoneHomeAdapter"
+    records = runner.sweep([fake], ["runs"], quick=True, progress=lambda _: None, repeats=1)
+    mine = [r for r in records if r["tool"] == fake]
+    assert mine and all(r["status"] == "ok" for r in mine), [r["error"] for r in mine]
+    for rec in mine:
+        net = rec["network"]
+        assert net["seen"] == net["blocked"] == 3 * rec["x"], net  # 3 attempts per run

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -21,15 +20,7 @@ from harness.measure.bad_input_cases import (
     points_of,
     show,
 )
-
-
-def _same(expected: Any, got: Any) -> bool:
-    """Equal value and kind of value: numbers as numbers (NaN equals NaN), text as text."""
-    if expected is None or isinstance(expected, str):
-        return type(got) is type(expected) and got == expected
-    if isinstance(got, bool) or not isinstance(got, (int, float)):
-        return False
-    return got == expected or (math.isnan(expected) and math.isnan(got))
+from harness.measure.values import same_value
 
 
 def _describe_point(step: Any, value: Any) -> str:
@@ -101,16 +92,16 @@ def _classify_points(case: Case, name: str, points: list[Any]) -> dict[str, str]
     got = [(int(step), value) for step, value in points]
     changes = [] if name == case.name else [_name_change(case, name)]
     same = len(got) == len(expected) and all(
-        s == es and _same(ev, v) for (s, v), (es, ev) in zip(got, expected, strict=True))
+        s == es and same_value(ev, v) for (s, v), (es, ev) in zip(got, expected, strict=True))
     if not same:
         shown = ", ".join(_describe_point(s, v) for s, v in got[:3])
         if len(expected) > 1 and len(got) == 1:
             which = [i for i, (es, ev) in enumerate(expected) if es == got[0][0]
-                     and _same(ev, got[0][1])]
+                     and same_value(ev, got[0][1])]
             kept = {0: "only the first value kept", len(expected) - 1: "only the last value kept"}
             changes.append(kept.get(which[0], "one value kept") if which else f"stored {shown}")
         elif len(expected) == 1 and len(got) == 1 and got[0][0] != expected[0][0] \
-                and _same(expected[0][1], got[0][1]):
+                and same_value(expected[0][1], got[0][1]):
             changes.append(f"step {expected[0][0]} stored as step {got[0][0]}")
         elif len(expected) == 1 and len(got) == 1 and got[0][0] == expected[0][0]:
             changes.append(f"value stored as {show(got[0][1])} ({type(got[0][1]).__name__})")

@@ -27,7 +27,7 @@ from harness.measure.tracker import Ledger
 from harness.plan import Cell, Plan
 
 # Fields of the log worker's answer kept as they are in the cell's record.
-LOG_FIELDS = ("import_s", "init_s", "workload_s", "finish_s", "e2e_s", "blocked_s", "calls",
+LOG_FIELDS = ("import_s", "init_s", "workload_s", "finish_s", "blocked_s", "calls",
               "call_errors", "call_error_count", "dataset_probe", "registry_probe",
               "alert_probe", "query_probe", "feature_probes_s", "hung_at_exit_s")
 
@@ -42,6 +42,15 @@ class ServiceHandle(Protocol):
     def endpoints(self) -> dict[str, str]: ...
 
     def disk_bytes(self) -> int | None: ...
+
+
+def _service_disk(svc: ServiceHandle) -> int | None:
+    """What a service holds for the runs (None: unknown, or it would not say); never raises, a
+    service that does not answer is a finding of its own, not the end of the cell."""
+    try:
+        return svc.disk_bytes()
+    except Exception:  # noqa: BLE001 - a database or bucket that cannot be sized is not fatal
+        return None
 
 
 def cell_env(cell_dir: Path) -> dict[str, str]:
@@ -136,28 +145,48 @@ class CellRun:
 
     def log(self) -> None:
         """The measured part: a fresh process imports, logs, finishes and exits."""
+        self.before_log()
+        self.after_log(*self.run_log())
+
+    def before_log(self) -> None:
+        """Harness work before the measured process (outside any timed window): pending writes
+        flushed, the services' disk read, their samplers started."""
         os.sync()  # the previous cell's writes and deletions are flushed before, not during, it
-        samplers = {name: TreeSampler(svc.pids(), observer=self._watch(f"service {name}").observe)
-                    for name, svc in self.services.items()}
-        for sampler in samplers.values():
+        self._disk_before = {name: _service_disk(svc) for name, svc in self.services.items()}
+        self._samplers = {
+            name: TreeSampler(svc.pids(), observer=self._watch(f"service {name}").observe)
+            for name, svc in self.services.items()}
+        for sampler in self._samplers.values():
             sampler.start()
+
+    def run_log(self) -> tuple[dict[str, Any], TreeStats]:
+        """The measured process itself: import, init, workload, finish, exit."""
         try:
-            log, stats = self.worker(self.spec, "log", exit_grace_s=self.exit_grace_s,
-                                     watch=self._watch("log"))
+            return self.worker(self.spec, "log", exit_grace_s=self.exit_grace_s,
+                               watch=self._watch("log"))
         finally:
-            costs = {name: sampler.stop() for name, sampler in samplers.items()}
+            self._costs = {name: sampler.stop() for name, sampler in self._samplers.items()}
+
+    def after_log(self, log: dict[str, Any], stats: TreeStats) -> None:
+        """The record of the measured process, and what its services spent and grew by."""
         self.logged = log
         rec = self.record
-        rec["services"] = {
-            name: {**costs[name], "external": not svc.pids(), "disk_bytes": svc.disk_bytes()}
-            for name, svc in self.services.items()
-        }
+        rec["services"] = {}
+        for name, svc in self.services.items():
+            held, before = _service_disk(svc), self._disk_before.get(name)
+            rec["services"][name] = {
+                **self._costs[name], "external": not svc.pids(), "disk_bytes": held,
+                "disk_growth_bytes": held - before if None not in (held, before) else None}
         rec.update(status=log.get("status"), error=log.get("error"))
         rec.update({k: log.get(k) for k in LOG_FIELDS})
         written = log.get("result_written_at")
+        exit_s = stats.ended_at - written if written else None
         rec.update(
-            process_wall_s=stats.wall_s,
-            exit_s=stats.ended_at - written if written else None,
+            # What the user waits for: to the end of finish() in the worker, then its exit.
+            e2e_s=log["e2e_s"] + exit_s if log.get("e2e_s") is not None and exit_s is not None
+            else log.get("e2e_s"),
+            e2e_to_finish_s=log.get("e2e_s"),
+            process_wall_s=stats.wall_s, exit_s=exit_s,
             cpu_s=stats.cpu_s, peak_rss_bytes=stats.peak_rss_bytes,
             max_processes=stats.max_processes, leftover_processes=stats.leftovers,
             disk_bytes=disk_bytes(self.storage, self.dir / "home") if self.cls else 0,
@@ -193,16 +222,21 @@ class CellRun:
             rec["error"] = f"read-back {read.get('status')}: {read.get('error')}"
         return read
 
-    def read_ref(self, ref: Mapping[str, str],
-                 ledger: Ledger) -> tuple[dict[str, Any], str | None]:
-        """Read ``ref`` (a run cut short, say) in a fresh process; per-kind fidelity of
-        ``ledger`` (all missing if the read fails) and the read-back's error, if any."""
+    def read_stored(self, ref: Mapping[str, str]) -> tuple[StoredRun | None, str | None]:
+        """Read ``ref`` (a run cut short, say) in a fresh process: what the tool stored, or None
+        and the read-back's error."""
         shutil.rmtree(self.workdir, ignore_errors=True)  # only the tool's storage may answer
         read, _ = self.worker({**self.spec, "mode": "read", "ref": dict(ref)}, "read")
         if read.get("status") == "ok":
-            return fidelity.compare(ledger, StoredRun(**read["stored"])), None
-        return fidelity.compare(ledger, StoredRun()), \
-            f"read-back {read.get('status')}: {read.get('error')}"
+            return StoredRun(**read["stored"]), None
+        return None, f"read-back {read.get('status')}: {read.get('error')}"
+
+    def read_ref(self, ref: Mapping[str, str],
+                 ledger: Ledger) -> tuple[dict[str, Any], str | None]:
+        """Per-kind fidelity of ``ledger`` against :meth:`read_stored` (all missing if the read
+        fails) and the read-back's error, if any."""
+        stored, error = self.read_stored(ref)
+        return fidelity.compare(ledger, stored or StoredRun()), error
 
     def read_bundle(self, bundle: dict[str, Any] | None,
                     original: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -225,10 +259,13 @@ class CellRun:
         return {**bundle, "read": summary}
 
     def network(self) -> dict[str, Any]:
-        """What the offline guard caught in this cell's workers and its services' processes."""
-        phases: dict[str, list[dict[str, Any]]] = {}
-        for phase in ("log", "read"):
-            phases[phase] = netguard.GuardLog(self.dir / f"{phase}.net.jsonl").take_new()
+        """What the offline guard caught in every worker of this cell (each writes
+        ``NAME.net.jsonl``: log, read, bundle-read, bad-input, ...) and its services' processes;
+        ``phases`` names the workers whose logs were read."""
+        phases: dict[str, list[dict[str, Any]]] = {"log": [], "read": []}
+        for path in sorted(self.dir.rglob("*.net.jsonl")):
+            phase = path.name.removesuffix(".net.jsonl")
+            phases[phase] = phases.get(phase, []) + netguard.GuardLog(path).take_new()
         for name, svc in self.services.items():
             if svc.network is not None:  # since the previous cell: start-up goes to the first
                 phases[f"service {name}"] = svc.network.take_new()

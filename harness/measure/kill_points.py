@@ -32,10 +32,11 @@ MAX_ERRORS_KEPT = 5
 def intercept_metrics(adapter: TrackerAdapter, after_calls: int,
                       at_limit: Callable[[Mapping[str, float]], None],
                       observe: Callable[[float, BaseException | None], None] | None = None,
-                      ) -> None:
+                      handed: list[tuple[float, int]] | None = None) -> None:
     """Run ``at_limit(metrics of that call)`` just before call ``after_calls + 1`` of
     ``adapter.log_metrics``; from then on, ``observe(seconds, error)`` sees every call (an
-    instance attribute shadows the method, so the Tracker facade calls the wrapper)."""
+    instance attribute shadows the method, so the Tracker facade calls the wrapper). ``handed``
+    gets (wall time, step) of each call before the limit, as it is handed to the tool."""
     original = adapter.log_metrics
     count = 0
 
@@ -43,6 +44,8 @@ def intercept_metrics(adapter: TrackerAdapter, after_calls: int,
         nonlocal count
         if count == after_calls:
             at_limit(metrics)
+        if handed is not None and count < after_calls:
+            handed.append((time.time(), step))
         count += 1
         if observe is None or count <= after_calls:
             original(metrics, step)
@@ -59,7 +62,9 @@ def intercept_metrics(adapter: TrackerAdapter, after_calls: int,
 
 
 def crash_hook(spec: Mapping[str, Any], adapter: TrackerAdapter, tracker: Tracker) -> None:
-    """Kill this process with SIGKILL just before call N+1, leaving the ledger behind."""
+    """Kill this process with SIGKILL just before call N+1, leaving the ledger behind, with when
+    each of the N calls was handed over (what a lost point cost in time)."""
+    handed: list[tuple[float, int]] = []
 
     def kill(in_flight: Mapping[str, float]) -> None:
         ledger = tracker.ledger.to_json()
@@ -67,7 +72,7 @@ def crash_hook(spec: Mapping[str, Any], adapter: TrackerAdapter, tracker: Tracke
         # made were never given to the tool.
         del ledger["points"][len(ledger["points"]) - len(in_flight):]
         record: dict[str, Any] = {"ledger": ledger, "calls": spec["kill_after_calls"],
-                                  "killed_at": time.time()}
+                                  "killed_at": time.time(), "handed": handed}
         try:
             record["ref"] = adapter.run_ref()
         except Exception as exc:  # noqa: BLE001 - reported by the stage; the kill goes ahead
@@ -79,7 +84,7 @@ def crash_hook(spec: Mapping[str, Any], adapter: TrackerAdapter, tracker: Tracke
             os.fsync(fh.fileno())
         os.kill(os.getpid(), signal.SIGKILL)
 
-    intercept_metrics(adapter, int(spec["kill_after_calls"]), kill)
+    intercept_metrics(adapter, int(spec["kill_after_calls"]), kill, handed=handed)
 
 
 def outage_hook(spec: Mapping[str, Any], adapter: TrackerAdapter,

@@ -116,7 +116,20 @@ def summarise(events_by_phase: Mapping[str, Iterable[Mapping[str, Any]]]) -> dic
     attempts = list(merged.values())
     return {
         "watched": WATCHED,
+        "phases": sorted(events_by_phase),
         "attempts": attempts,
         "seen": sum(a["count"] for a in attempts),
         "blocked": sum(a["count"] for a in attempts if a["blocked"]),
     }
+
+
+def merged_network(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One ``network`` record for several runs of one check (bad input's attempts, ...)."""
+    attempts: list[dict[str, Any]] = []
+    phases: set[str] = set()
+    for rec in records:
+        attempts += rec.get("attempts", [])
+        phases.update(rec.get("phases", []))
+    return {"watched": WATCHED, "phases": sorted(phases), "attempts": attempts,
+            "seen": sum(a["count"] for a in attempts),
+            "blocked": sum(a["count"] for a in attempts if a["blocked"])}

@@ -99,19 +99,20 @@ def settings_from_spec(spec: dict[str, Any]) -> AdapterSettings:
 
 
 class Unavailable(Exception):
-    """The tool's SDK failed to import: a finding (the tool is reported unavailable)."""
+    """The tool's SDK cannot be imported: a finding (the tool is reported unavailable)."""
 
 
 def imported_adapter(spec: dict[str, Any]) -> TrackerAdapter | None:
-    """The cell's adapter with its SDK imported (None for the baseline); Unavailable if the
-    import fails, whatever the tool raised."""
+    """The cell's adapter with its SDK imported (None for the baseline). An ImportError means
+    the tool is not (properly) installed: Unavailable. Anything else raised here is a bug of the
+    adapter or the SDK, and fails the cell with its traceback like any other error."""
     adapter_cls = adapters.load(spec["tool"])
     if adapter_cls is None:
         return None
     adapter = adapter_cls(settings_from_spec(spec))
     try:
         adapter.import_sdk()
-    except Exception as exc:  # noqa: BLE001 - a broken install is a finding, not a crash
+    except ImportError as exc:
         raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
     return adapter
 

@@ -97,3 +97,10 @@ def probe_auth(base_url: str, admin_user: str, admin_password: str) -> list[dict
     probes.append(_probe("bob writes to it with READ only", 403,
                          api("POST", "/runs/create", run, bob), f"{write_as} {bob[0]}"))
     return probes
+
+
+def probe_anonymous(base_url: str) -> dict[str, Any]:
+    """A server as it runs (a team's own): does it answer a request without credentials?"""
+    status, _ = http_json("POST", base_url.rstrip("/") + API2 + "/experiments/search",
+                          {"max_results": 1}, None)
+    return _probe("anonymous POST experiments/search", 401, status, "no Authorization header")

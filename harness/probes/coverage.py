@@ -105,10 +105,15 @@ def _data_versioning(log: Mapping[str, Any], read: Mapping[str, Any]) -> dict[st
         return entry("verified", f"{told}; the first version's bytes{both} are retrievable "
                       "through the tool's stored reference (sha256 matches), after the file was "
                       "overwritten in place and then deleted with the probe's scratch dir")
+    paths = sorted({where for key, where in (stored.get("referenced") or {}).items()
+                    if key.startswith("dataset probe-dataset ")})
     if second in reached:
         led = "leads to the file as changed in place, now the second version's bytes"
     elif reached - {None}:
         led = "leads to bytes matching neither version"
+    elif paths:
+        led = (f"is a path to the user's file ({', '.join(paths)}), which is not the tool's "
+               "storage")
     else:
         led = ("leads to nothing: the file, overwritten in place by the second version, was then "
                "deleted with the probe's scratch dir")
@@ -160,6 +165,8 @@ def _offline_sync(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
     counts = ", ".join(f"{kind} {fid[kind]['kept']}/{fid[kind]['logged']}" for kind in fid)
     gaps = [f"{kind}: {fid[kind]['missing']} missing, {fid[kind]['altered']} altered"
             for kind in fid if fid[kind]["missing"] or fid[kind]["altered"]]
+    gaps += [f"{kind}: {fid[kind]['referenced']} referenced, not stored" for kind in fid
+             if fid[kind].get("referenced")]
     gaps += dict.fromkeys(read.get("unresolved") or [])  # one line per distinct gap
     if not read.get("datasets_same", True):
         gaps.append("dataset versions differ from the original store's")
@@ -206,12 +213,13 @@ def verdicts(
 
 
 def merge(local: Mapping[str, Any], server: Mapping[str, Any]) -> dict[str, Any]:
-    """Server-probe entries replace local ones; where the server has auth the scenario as run
-    did not enable, the local evidence (a credential-less read succeeded) is kept beside it."""
+    """Server-probe entries replace local ones; where the server's auth is only *available*
+    (verified on a server configured for it), the local evidence of the scenario as run (a
+    credential-less read succeeded) is kept beside it."""
     merged = dict(local)
     for feature, found in server.items():
         before = local.get(feature) or {}
-        if feature in ("auth", "isolation") and before.get("status") == "absent":
+        if found["status"] == "available" and before.get("status") == "absent":
             found = {**found, "evidence": f"{found['evidence']}; {NOT_AS_RUN} "
                      f"({before['evidence']})", "as_run": "absent"}
         merged[feature] = found

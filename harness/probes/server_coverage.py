@@ -50,10 +50,23 @@ def _auth_entries(probes: Any) -> dict[str, dict[str, Any]]:
     auth_ok, auth_text = summary(["anonymous POST experiments/search", "wrong password"])
     iso_names = [n for n in by_name if n.startswith("bob ")]
     iso_ok, iso_text = summary(iso_names)
-    prefix = "with --app-name basic-auth: "
+    prefix = ("available: verified on a server started with --app-name basic-auth (not the "
+              "scenario's own server): ")
     return {
-        "auth": entry("verified" if auth_ok else "error", prefix + auth_text, AUTH_DOCS),
-        "isolation": entry("verified" if iso_ok else "error", prefix + iso_text, AUTH_DOCS),
+        "auth": entry("available" if auth_ok else "error", prefix + auth_text, AUTH_DOCS),
+        "isolation": entry("available" if iso_ok else "error", prefix + iso_text, AUTH_DOCS),
+    }
+
+
+def _own_auth_entries(probe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A team's own server, probed as it runs: closed to an anonymous request, or not."""
+    where = f"on the team's own server as it runs: {probe['probe']}: HTTP {probe['status']}"
+    status = "verified" if probe["outcome"] == "verified" else (
+        "absent" if probe["status"] == 200 else "error")
+    return {
+        "auth": entry(status, where, AUTH_DOCS),
+        "isolation": entry("not probed", "a team's own server: per-experiment permissions need "
+                           "two users created on it, which the harness does not do", AUTH_DOCS),
     }
 
 
@@ -65,6 +78,9 @@ def coverage_for(label: str, server_probes: Mapping[str, Any]) -> dict[str, dict
     if server is None or label not in server_probes.get("rest_api", {}):
         return {}
     entries = {"rest-api": _rest_entry(server_probes["rest_api"][label])}
-    if server in MLFLOW_SERVERS:
+    own = (server_probes.get("own_auth") or {}).get(label)
+    if own is not None:
+        entries.update(_own_auth_entries(own))
+    elif server in MLFLOW_SERVERS:
         entries.update(_auth_entries(server_probes.get("auth")))
     return entries

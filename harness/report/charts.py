@@ -17,8 +17,9 @@ from harness.results import REFERENCE_TOOLS
 PARTS: tuple[tuple[str, str], ...] = (
     ("import", "import_s"), ("init", "init_s"), ("blocked in log calls", "blocked_s"),
     ("rest of the workload", "compute_s"), ("finish", "finish_s"),
+    ("interpreter exit", "exit_s"),
 )
-COLOURS = ("#8172b3", "#dd8452", "#c44e52", "#4c72b0", "#55a868")
+COLOURS = ("#8172b3", "#dd8452", "#c44e52", "#4c72b0", "#55a868", "#937860")
 
 
 def _parts(cell: Mapping[str, Any]) -> dict[str, float]:

@@ -17,7 +17,7 @@ def render(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     lines = ["# trackbench comparison", "",
              f"Old: results of {old['created']}; new: results of {new['created']}; same machine "
              f"({new['machine']['cpu_model']}, {new['machine']['cpu_logical']} cores).", "",
-             "A change is *significant* when the two medians' 95% bootstrap intervals do not "
+             "A change is *significant* when the two medians' order-statistic intervals do not "
              "overlap.", "",
              *md_table(["tool:scenario", "figure", "old version", "new version", "old", "new",
                         "change", "significant"], rows)]

@@ -14,8 +14,13 @@ from harness.report.page import Page
 from harness.results.coverage import FEATURES, STATUSES, requirement_gaps
 from harness.results.method import PROBE_SECONDS
 
-SHORT = {"verified": "verified", "absent": "absent", "not testable offline": "offline only",
+SHORT = {"verified": "verified", "available": "available", "absent": "absent",
+         "not testable offline": "offline only", "not probed": "not probed",
          "error": "error"}
+
+
+# How an unmet must-have reads in the summary.
+MISSED = {"available": "available, not as run (verified on the tool configured for it)"}
 
 
 def label(probe: Mapping[str, Any]) -> str:
@@ -94,9 +99,12 @@ def render(page: Page) -> list[str]:
     features = features_of(results)
     return [
         "## Coverage", "",
-        "Status per tool:scenario and feature; each links to its evidence below. *offline "
-        "only*: not testable offline (the feature lives in the tool's hosted service; docs "
-        "linked). Every status comes from what the probe run executed and read back.", "",
+        "Status per tool:scenario and feature; each links to its evidence below. *available*: "
+        "verified on the same tool configured for it (e.g. MLflow's server started with "
+        "`--app-name basic-auth`), not on the scenario as run. *offline only*: not testable "
+        "offline (the feature lives in the tool's hosted service; docs linked). *not probed*: "
+        "no probe could run against this deployment. Every status comes from what a probe "
+        "executed and read back.", "",
         *_matrix(results, features), *_cost(results), *_evidence(results, features),
     ]
 
@@ -124,16 +132,11 @@ def requirements_summary(results: Mapping[str, Any]) -> list[str]:
     if not probed(results):
         return [f"**Must-haves** ({wanted}): not decided, no coverage probes ran.", ""]
     meets, misses = requirement_verdicts(results)
-    coverage = {label(p): p.get("coverage") or {} for p in probed(results)}
-
-    def caveat(name: str) -> str:
-        off = [f for f in required if (coverage[name].get(f) or {}).get("as_run") == "absent"]
-        return f" ({', '.join(off)} verified, but off as run)" if off else ""
-
-    met = ", ".join(f"**{m}**{caveat(m)}" for m in meets) or "**none**"
-    lines = [f"**Must-haves** ({wanted}; only *verified* counts): met by {met}."]
+    met = ", ".join(f"**{m}**" for m in meets) or "**none**"
+    lines = [f"**Must-haves** ({wanted}; only *verified*, on the scenario as run, counts): met "
+             f"by {met}."]
     if misses:
         lines += ["Not met:", ""]
-        lines += [f"- {name}: " + ", ".join(f"{f} {s}" for f, s in gaps.items())
+        lines += [f"- {name}: " + ", ".join(f"{f} {MISSED.get(s, s)}" for f, s in gaps.items())
                   for name, gaps in misses.items()]
     return lines + [""]

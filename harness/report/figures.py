@@ -1,5 +1,5 @@
-"""Figures several sections show: cells grouped per tool:scenario, and medians with their 95%
-bootstrap confidence interval over repeats."""
+"""Figures several sections show: cells grouped per tool:scenario, and medians with their
+order-statistic interval over repeats (see harness.results.stats)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from harness.results import REFERENCE_TOOLS
 from harness.results.derived import kept_fraction
 from harness.results.precision import UNSTABLE_SPREAD
-from harness.results.stats import median_ci
+from harness.results.stats import coverage_text, median_ci
 
 Cells = list[dict[str, Any]]
 
@@ -28,7 +28,7 @@ def values_of(cells: Iterable[Mapping[str, Any]], get: Callable[[Mapping[str, An
 
 
 def spread(values: list[float], fmt: Callable[[float | None], str]) -> str:
-    """``median [95% CI]`` (seeded bootstrap of the median); a lone value is shown bare."""
+    """``median [low–high]`` (the median's order-statistic interval); a lone value is bare."""
     if not values:
         return "-"
     mid, low, high = median_ci(values)
@@ -83,3 +83,9 @@ def repeats_text(results: Mapping[str, Any]) -> str:
             f"{100 * UNSTABLE_SPREAD:.0f}% of its median"
             + (f" and the {budget / 60:.0f}-minute budget allowed" if budget else "")
             + f"; here {got} per tool:scenario")
+
+
+def coverage_of(results: Mapping[str, Any]) -> str:
+    """The real coverage of the intervals shown, at each repeat count the run has."""
+    counts = [len(ok_cells(cells)) for cells in by_scenario(results).values()]
+    return coverage_text(counts) or "no interval (one repeat)"

@@ -1,7 +1,7 @@
 """The offline-honesty section: which tools tried to reach the network while offline, and where.
 
-Reads only the cells' ``network`` records (see harness.measure.netguard); results without them
-(older files) render no section.
+Reads only the ``network`` records of the cells and of the reliability checks (see
+harness.measure.netguard); results without them (older files) render no section.
 """
 
 from __future__ import annotations
@@ -16,10 +16,20 @@ from harness.results import REFERENCE_TOOLS
 MAX_LISTED = 6
 
 
+def guarded_runs(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every record of a run whose workers the guard watched: probe and measured cells, each
+    crash kill, outage and bad-input record."""
+    reliability = results.get("reliability") or {}
+    kills = [{"tool": r["tool"], "scenario": r["scenario"], **k}
+             for r in reliability.get("crash") or [] for k in r.get("kills") or [r]]
+    return [*results.get("probes", []), *results.get("cells", []), *kills,
+            *(reliability.get("outage") or []), *(reliability.get("bad_input") or [])]
+
+
 def _rollup(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per tool:scenario, over measured and probe cells: attempts merged, cells and ok cells."""
+    """Per tool:scenario, over every guarded record: attempts merged, runs and ok runs."""
     out: dict[str, dict[str, Any]] = {}
-    for cell in [*results.get("probes", []), *results.get("cells", [])]:
+    for cell in guarded_runs(results):
         net = cell.get("network")
         if net is None:
             continue
@@ -32,6 +42,7 @@ def _rollup(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         if cell.get("status") != "ok" and cell.get("error"):
             row["errors"].append(str(cell["error"]))
         row["attempts"] += net.get("attempts", [])
+        row.setdefault("phases", set()).update(net.get("phases") or ())
     return out
 
 
@@ -56,7 +67,7 @@ def _row(label: str, row: dict[str, Any]) -> list[str]:
     verdict = f"{blocked} of {seen}" + (f" ({sampled} seen by sampling, not blockable)"
                                         if sampled else "")
     worked = "yes" if row["ok"] == row["cells"] else "no"
-    worked += f" ({row['ok']}/{row['cells']} cells ok)"
+    worked += f" ({row['ok']}/{row['cells']} runs ok)"
     if row["errors"]:
         worked += f": {row['errors'][0][:80]}"
     return [label, str(seen), _counted(destinations), _counted(processes), verdict, worked]
@@ -66,13 +77,18 @@ def render(page: Page) -> list[str]:
     rolled = _rollup(page.results)
     if not rolled:
         return []
+    phases = sorted({p for row in rolled.values() for p in row.get("phases") or ()})
+    covered = (f" The guard logs read, by worker: {', '.join(f'`{p}`' for p in phases)}."
+               if phases else "")
     lines = ["## Offline honesty", "",
-             "Every cell (log, probe and read-back processes, and the Python tracking server of "
-             "its scenario) ran behind the offline guard; loopback traffic passes. An *attempt* "
-             "is a connection, datagram or DNS lookup aimed off the machine. Watched: "
-             + next(iter(rolled.values()))["watched"] + ". *By process*: `worker.py` is the "
-             "cell's own process, where the tool's SDK runs; other names are its helper processes "
-             "(`-c`: a `python -c` helper) or a service's.", ""]
+             "Every worker process the harness started for a tool (measured and probe cells, "
+             "their read-backs, the crash, outage and bad-input runs), and the Python tracking "
+             "server of its scenario, ran behind the offline guard, and its log was read; "
+             "loopback traffic passes. An *attempt* is a connection, datagram or DNS lookup "
+             "aimed off the machine. Watched: " + next(iter(rolled.values()))["watched"] + "."
+             + covered + " *By process*: `worker.py` is the cell's own process, where the "
+             "tool's SDK runs; other names are its helper processes (`-c`: a `python -c` "
+             "helper) or a service's.", ""]
     tried = {k: v for k, v in rolled.items() if v["attempts"]}
     quiet = [k for k, v in rolled.items() if not v["attempts"] and v["tool"] not in REFERENCE_TOOLS]
     if tried:

@@ -49,7 +49,8 @@ def _chart(page: Page) -> list[str]:
 
 def render(page: Page) -> list[str]:
     return ["## Overhead", "",
-            "Median [95% bootstrap confidence interval] over repeats. *p50 × null*: the per-call "
-            "median as a multiple of the `null` adapter's (the harness's floor) in the same run. "
-            "*loop slowdown*: the workload's own work, outside log calls, beyond the baseline's.",
+            "Median [interval of the median, coverage in the header] over repeats. *p50 × null*: "
+            "the per-call median as a multiple of the `null` adapter's (the harness's floor) in "
+            "the same run. *loop slowdown*: the workload's own work, outside log calls, beyond "
+            "the baseline's.",
             "", *_table(page.results), *_chart(page)]

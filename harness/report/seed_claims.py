@@ -56,13 +56,14 @@ def _listed(entries: list[tuple[str, dict[str, Any]]], feature: str) -> str:
 
 def _lacks(tool: str, feature: str, local: bool | None = None
            ) -> Callable[[Mapping[str, Any]], Verdict]:
-    """The seed says ``tool`` lacks ``feature``: contradicted if any scenario verified it."""
+    """The seed says ``tool`` lacks ``feature``: contradicted if any scenario verified it, as
+    run or configured for it (available)."""
     def check(results: Mapping[str, Any]) -> Verdict:
         entries = _entries(results, tool, feature, local)
         statuses = {e["status"] for _, e in entries}
-        if not entries or statuses <= {"error", "not testable offline"}:
+        if not entries or statuses <= {"error", "not testable offline", "not probed"}:
             return UNTESTED, _listed(entries, feature) if entries else "no probe result"
-        verdict = CONTRADICTED if "verified" in statuses else CONFIRMED
+        verdict = CONTRADICTED if statuses & {"verified", "available"} else CONFIRMED
         return verdict, _listed(entries, feature)
     return check
 

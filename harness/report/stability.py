@@ -1,6 +1,5 @@
-"""The Stability section: how repeatable this run's figures are, and how far they moved from
-the previous run's. Warnings follow pyperf's ``format_checks`` (interval >= 10% of the median,
-fewer than 3 samples)."""
+"""The Stability section: how repeatable this run's figures are, which conclusions its noise
+could reverse, and how far the figures moved from the previous run's."""
 
 from __future__ import annotations
 
@@ -10,9 +9,9 @@ from typing import Any
 from harness.report.figures import by_scenario, ok_cells, values_of
 from harness.report.markdown import cell_label, fmt_s, md_table
 from harness.report.page import Page
-from harness.results import REFERENCE_TOOLS, repeatability
-from harness.results.precision import MIN_SAMPLES, UNSTABLE_SPREAD
-from harness.results.stats import relative_width
+from harness.results import REFERENCE_TOOLS, ranking, repeatability
+from harness.results.precision import MIN_SAMPLES
+from harness.results.stats import coverage_text, relative_width
 
 
 def _run_to_run(results: Mapping[str, Any]) -> list[str]:
@@ -38,23 +37,43 @@ def _run_to_run(results: Mapping[str, Any]) -> list[str]:
         lines.append(f"- *{name}*: {len(moved) - len(off)} of {len(moved)} tool medians within "
                      f"±{tolerance:.0f}% (largest change {100 * (worst[4] or 0):+.1f}%, "
                      f"{worst[0]})" + (": " + ", ".join(
-                         f"{c[0]} {100 * (c[4] or 0):+.1f}% (95% intervals {noise(c[0], key)})"
+                         f"{c[0]} {100 * (c[4] or 0):+.1f}% (intervals {noise(c[0], key)})"
                          for c in off) if off else "."))
     rows = [[label, fmt_s(before), fmt_s(now), f"{100 * change:+.1f}%" if change is not None
              else "-", noise(label, key)]
             for label, key, before, now, change in changes if key == "e2e_s"]
-    return [*lines, "", "*95% intervals*: whether the two runs' intervals of the median overlap. "
+    return [*lines, "", "*intervals*: whether the two runs' intervals of the median overlap. "
             "Overlapping intervals mean the change is within what the runs' own repeat-to-repeat "
             "spread explains; intervals apart mean a shift larger than that spread (the machine's "
             "speed, or the tool, changed between the runs).", "",
             *md_table(["tool:scenario", "end to end, previous run", "this run", "change",
-                       "95% intervals"], rows)]
+                       "intervals"], rows)]
+
+
+def _order(results: Mapping[str, Any]) -> list[str]:
+    """The conclusions the headline supports: each tool:scenario against the next slower one,
+    compared round by round; only a pair whose order the noise could reverse is flagged."""
+    pairs = ranking.neighbours(results)
+    if not pairs:
+        return []
+    loose = [p for p in pairs if not p.settled]
+    lines = [f"Order by end to end: each tool:scenario against the next slower one "
+             f"({len(pairs)} pair(s); the difference is taken within each interleaved round, so "
+             f"the machine's drift cancels): {len(pairs) - len(loose)} settled by this run"
+             + (f", {len(loose)} could swap places within its noise (tied here):" if loose
+                else ", none could swap places within its noise."), ""]
+    lines += [f"- {p.faster} vs {p.slower}: {fmt_s(p.difference[0])} slower "
+              f"[{fmt_s(p.difference[1])} to {fmt_s(p.difference[2])}] over {p.rounds} rounds "
+              f"({100 * p.coverage:.0f}% interval): unstable; more repeats could separate them, "
+              "or they cost the same" for p in loose]
+    return lines + ([""] if loose else [])
 
 
 def render(page: Page) -> list[str]:
     results = page.results
     warnings = []
     widths: list[tuple[float, str]] = []
+    counts: list[int] = []
     for (tool, scenario), cells in by_scenario(results).items():
         values = values_of(ok_cells(cells), lambda c: c["e2e_s"])
         if not values:
@@ -63,25 +82,21 @@ def render(page: Page) -> list[str]:
             warnings.append(f"- {cell_label(tool, scenario)}: only {len(values)} sample(s); "
                             f"use --repeats {MIN_SAMPLES} or more for a usable median.")
             continue
-        width = relative_width(values)
-        widths.append((width, cell_label(tool, scenario)))
-        if width >= UNSTABLE_SPREAD:
-            warnings.append(f"- {cell_label(tool, scenario)}: the 95% interval of the end-to-end "
-                            f"median spans {100 * width:.0f}% of it (>= "
-                            f"{100 * UNSTABLE_SPREAD:.0f}%): unstable; compare with care.")
+        counts.append(len(values))
+        widths.append((relative_width(values), cell_label(tool, scenario)))
     lines = ["## Stability", ""]
     if widths:
         stable = sorted(w for w, _ in widths)
         widest = max(widths)
-        lines += [f"Repeatability of this run: the 95% intervals of the end-to-end medians span "
-                  f"a median of {100 * stable[len(stable) // 2]:.0f}% of the median "
-                  f"(widest: {100 * widest[0]:.0f}%, {widest[1]}).", ""]
+        lines += [f"Repeatability of this run: the intervals of the end-to-end medians span a "
+                  f"median of {100 * stable[len(stable) // 2]:.0f}% of the median (widest: "
+                  f"{100 * widest[0]:.0f}%, {widest[1]}); their coverage is "
+                  f"{coverage_text(counts)}.", ""]
+    lines += _order(results)
     lines += _run_to_run(results)
     for resumed in results.get("resumed") or []:
         lines += [f"This run was interrupted and resumed at {resumed['at']}: "
                   f"{resumed['cells_kept']} cell(s) were measured before the break, the rest "
                   "after it, so machine drift across the break is not spread evenly over the "
                   "tools.", ""]
-    return lines + ((warnings + [""]) if warnings else [
-        f"Every end-to-end median's 95% interval spans under {100 * UNSTABLE_SPREAD:.0f}% of it.",
-        ""])
+    return lines + ((warnings + [""]) if warnings else [])

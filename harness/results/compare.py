@@ -2,7 +2,7 @@
 
 Like pyperf's ``compare_to``: only results from the same machine are compared (different CPUs
 or core counts make the difference meaningless), and a change counts as significant only when
-the two 95% intervals of the median do not overlap.
+the two order-statistic intervals of the median do not overlap.
 """
 
 from __future__ import annotations

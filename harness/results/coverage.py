@@ -12,7 +12,11 @@ from typing import Any
 
 FEATURES = ("auth", "isolation", "data-versioning", "monitoring", "alerts", "model-registry",
             "offline-sync", "query-api", "rest-api")
-STATUSES = ("verified", "absent", "not testable offline", "error")
+# verified: on the scenario as run. available: verified on the same tool configured otherwise
+# (e.g. MLflow's server started with --app-name basic-auth), not on the scenario as run; a
+# must-have it is not met. not probed: no probe could run against this deployment (a team's own
+# server without two test users).
+STATUSES = ("verified", "available", "absent", "not testable offline", "not probed", "error")
 NOT_AS_RUN = "not enabled in this scenario as run"
 
 

@@ -16,8 +16,8 @@ from typing import Any
 from harness.results.repeatability import HEADLINE, samples
 from harness.results.stats import relative_width
 
-UNSTABLE_SPREAD = 0.10  # a median whose 95% interval spans this share of it is imprecise
-MIN_SAMPLES = 3  # below this, a bootstrap interval says little
+UNSTABLE_SPREAD = 0.10  # a median whose interval spans this share of it is imprecise
+MIN_SAMPLES = 3  # below this, an interval of the median says little
 
 
 def _widest(figures: Mapping[str, list[float]]) -> tuple[float, str] | None:

@@ -40,7 +40,7 @@ def headline(results: Mapping[str, Any]) -> dict[str, dict[str, float]]:
 
 
 def intervals(results: Mapping[str, Any]) -> dict[str, dict[str, list[float]]]:
-    """tool:scenario -> figure key -> [low, high] of the median's 95% bootstrap interval."""
+    """tool:scenario -> figure key -> [low, high] of the median's order-statistic interval."""
     return {label: {key: list(median_ci(v)[1:]) for key, v in figures.items()}
             for label, figures in samples(results["cells"]).items()}
 
@@ -58,7 +58,7 @@ def previous_run(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
 
 
 def overlaps(results: Mapping[str, Any]) -> dict[tuple[str, str], bool]:
-    """(label, figure key) -> whether this run's and the previous run's 95% intervals of the
+    """(label, figure key) -> whether this run's and the previous run's intervals of the
     median overlap, i.e. the change is one the two runs' own spread can explain; absent where
     the previous run kept no interval."""
     before = (results.get("previous_run") or {}).get("intervals") or {}

@@ -20,6 +20,7 @@ from harness.measure import bad_input_cases as cases
 from harness.measure.bad_input_feed import in_flight
 from harness.measure.bad_input_verdicts import classify_all
 from harness.measure.cell import CellRun, ServiceHandle, disk_bytes
+from harness.measure.netguard import merged_network
 from harness.plan import Cell, Plan
 from harness.stages.context import StageContext
 from harness.stages.pair_loop import pending, run_pairs
@@ -45,6 +46,14 @@ def bad_input_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
                     if s.partition(TrackerAdapter.VARIANT_SEP)[2] == variant][-1:]
             chosen += [(tool, s) for s in last]
     return chosen
+
+
+def estimate_s(ctx: StageContext) -> float:
+    """Feeding the cases and reading them back takes about one measured cell per pair."""
+    if not ctx.plan.reliability:
+        return 0.0
+    todo = pending(ctx.data, KEY, bad_input_pairs(ctx.pairs))
+    return sum(ctx.cell_s(f"{t}:{s}") for t, s in todo)
 
 
 def run(ctx: StageContext) -> None:
@@ -129,6 +138,7 @@ def run_pair(tool: str, scenario: str, plan: Plan, tmp_root: Path,
         record["said_later"] = out.get("said_later", [])
         record["cases"] = classify_all(calls, stored, large[1], crashed, record["said_later"])
     finally:
+        record["network"] = merged_network([run.network() for run in runs])
         for run in runs:
             run.close()
     record["seconds"] = time.perf_counter() - started

@@ -6,7 +6,10 @@ what its scenarios need from ``ctx.pool``, adds records to ``ctx.data`` and call
 ``ctx.save()`` after each one, so an interrupted run keeps everything it measured. On
 ``--resume``, ``ctx.data`` holds the interrupted run's records: a stage runs only what is not
 there yet. Interrupts, the cleanup after them and the time budget are the runner's; a stage asks
-``ctx.fits(seconds)`` before optional work. No stage imports another stage or the runner.
+``ctx.fits(seconds)`` before optional work. A stage may also define ``estimate_s(ctx) -> float``,
+the seconds it expects to take: the runner reserves that time for it while the stages before it
+run, so optional work early on cannot push a later stage past the budget. No stage imports
+another stage or the runner.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class StageContext:
     tmp_root: Path  # cells' temporary directories live here; removed by the runner
     progress: Callable[[str], None] = print
     started: float = field(default_factory=time.perf_counter)  # the invocation's start
+    reserved_s: float = 0.0  # what the stages still to come are expected to take
 
     def save(self) -> None:
         """The sink: rewrite the results file (atomically) after every record."""
@@ -44,9 +48,17 @@ class StageContext:
         return time.perf_counter() - self.started
 
     def fits(self, more_s: float) -> bool:
-        """Whether work projected to take ``more_s`` ends within the plan's time budget."""
+        """Whether work projected to take ``more_s``, then the stages still to come, ends within
+        the plan's time budget."""
         budget = self.plan.time_budget_s
-        return budget is None or self.elapsed_s() + more_s <= budget
+        return budget is None or self.elapsed_s() + more_s + self.reserved_s <= budget
+
+    def cell_s(self, label: str) -> float:
+        """The median harness time of ``label``'s measured cells so far (0 if none): the unit
+        of the stages' estimates."""
+        spent = sorted(c["cell_s"] for c in self.data["cells"]
+                       if c.get("cell_s") and f"{c['tool']}:{c['scenario']}" == label)
+        return spent[len(spent) // 2] if spent else 0.0
 
     def services(self, tool: str, scenario: str) -> dict[str, Service]:
         """What the scenario needs, started once per run; ServiceError if one cannot start."""

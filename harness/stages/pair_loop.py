@@ -7,6 +7,7 @@ reason), the tool unavailable, a stage precondition unmet, or its services down.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -52,10 +53,11 @@ def kill_point(calls: int | None, fraction: float) -> int | None:
 
 
 def at_kill_point(ctx: StageContext, one: AtCall) -> tuple[Measure, int | None]:
-    """The measure of a stage acting at call N+1 (N: ``--crash-at`` of the workload's calls),
-    recording the calls counted and its duration; and N (None: no floor cell to count on)."""
+    """The measure of a stage acting once, at call N+1 (N: the median ``--crash-at`` fraction
+    of the workload's calls), recording the calls counted and its duration; and N (None: no
+    floor cell to count on)."""
     calls = workload_calls(ctx.data["cells"])
-    kill_after = kill_point(calls, ctx.plan.crash_at)
+    kill_after = kill_point(calls, statistics.median(ctx.plan.crash_at))
 
     def measure(tool: str, scenario: str, services: Mapping[str, Service]) -> dict[str, Any]:
         began = time.perf_counter()

@@ -22,10 +22,11 @@ from harness.measure.cell import CellRun
 from harness.measure.tracker import Ledger
 from harness.plan import Cell, Plan
 from harness.probes.server_coverage import server_of
-from harness.services.base import Service, ServiceError
+from harness.services.base import Service, error_text
 from harness.services.mlflow_server import REST_SERVERS
+from harness.services.pool import ServicePool
 from harness.stages.context import StageContext
-from harness.stages.pair_loop import NO_KILL_POINT, at_kill_point, run_pairs
+from harness.stages.pair_loop import NO_KILL_POINT, at_kill_point, pending, run_pairs, skip_reason
 
 KEY = "outage"
 SKIPPED = {
@@ -36,8 +37,10 @@ SKIPPED = {
 }
 
 
-def _server(services: Mapping[str, Service]) -> Service | None:
-    return next((svc for name, svc in services.items() if name in REST_SERVERS), None)
+def _server(services: Mapping[str, Service]) -> tuple[str, Service | None]:
+    """The pool's name and the service of the scenario's tracking server (None: none)."""
+    return next(((name, svc) for name, svc in services.items() if name in REST_SERVERS),
+                ("", None))
 
 
 def _take_down(server: Service, marker: Path, down: Path, halt: threading.Event,
@@ -51,8 +54,8 @@ def _take_down(server: Service, marker: Path, down: Path, halt: threading.Event,
     down.write_text(str(time.time()))
     try:
         server.restart()  # type: ignore[attr-defined]
-    except ServiceError as exc:
-        out["restart_error"] = str(exc)[-500:]
+    except Exception as exc:  # noqa: BLE001 - any start error: the server is down, recorded
+        out["restart_error"] = error_text(exc)[-500:]
     out["outage_s"] = time.monotonic() - began
 
 
@@ -78,17 +81,20 @@ def evidence(client: Mapping[str, Any], missing: int, outage_s: float | None) ->
 
 
 def outage_one(tool: str, scenario: str, plan: Plan, tmp_root: Path, kill_after: int,
-               services: Mapping[str, Service]) -> dict[str, Any]:
-    """One server scenario: log, kill and restart the server at call N+1, read back."""
+               services: Mapping[str, Service], pool: ServicePool | None = None) -> dict[str, Any]:
+    """One server scenario: log, kill and restart the server at call N+1, read back. A server
+    that does not come back fails this record and, in ``pool``, the service: the scenarios that
+    need it later are recorded as its failure, not as their tool's."""
     run = CellRun(Cell(tool, scenario, 0, KEY), plan, tmp_root, services)
     record: dict[str, Any] = {"tool": tool, "scenario": scenario,
                               "tool_version": run.record["tool_version"],
                               "kill_after_calls": kill_after}
-    server = _server(services)
+    name, server = _server(services)
     if server is None or not hasattr(server, "restart") or not server.pids():
         run.close()
-        return {**record, "status": "skipped",
-                "error": "no harness-run tracking server to kill (external or none)"}
+        record.update(status="skipped",
+                      error="no harness-run tracking server to kill (external or none)")
+        return record
     marker, down = run.dir / "outage.marker", run.dir / "outage.down"
     spec = {**run.spec, "kill_after_calls": kill_after, "marker_path": str(marker),
             "down_path": str(down)}
@@ -97,15 +103,23 @@ def outage_one(tool: str, scenario: str, plan: Plan, tmp_root: Path, kill_after:
     watcher = threading.Thread(target=_take_down, args=(server, marker, down, halt, outage))
     watcher.start()
     try:
-        log, _ = run.worker(spec, "log")
+        log, _ = run.worker(spec, "outage")
         halt.set()
         watcher.join()
         record.update(outage)
+        if outage["restart_error"] is not None:
+            reason = f"did not come back after the outage: {outage['restart_error']}"
+            if pool is not None:
+                pool.failed(name, reason)
+            record.update(status="failed", error=f"{server.name} {reason}")
+            return record
         if log.get("status") != "ok":
-            return {**record, "status": log.get("status") or "failed", "error": log.get("error")}
+            record.update(status=log.get("status") or "failed", error=log.get("error"))
+            return record
         client = log["outage_client"]
         if not client["server_down"]:
-            return {**record, "status": "failed", "error": "the server was never taken down"}
+            record.update(status="failed", error="the server was never taken down")
+            return record
         fid, error = run.read_ref(log["ref"], Ledger.from_json(log["ledger"]))
         points = fid["points"]
         missing = points["logged"] - points["kept"]
@@ -119,7 +133,16 @@ def outage_one(tool: str, scenario: str, plan: Plan, tmp_root: Path, kill_after:
     finally:
         halt.set()
         watcher.join()
+        record["network"] = run.network()
         run.close()
+
+
+def estimate_s(ctx: StageContext) -> float:
+    """A run with a server restart in the middle: about two and a half measured cells."""
+    if not ctx.plan.reliability:
+        return 0.0
+    return sum(2.5 * ctx.cell_s(f"{t}:{s}") for t, s in pending(ctx.data, KEY, ctx.pairs)
+               if server_of(t, s) is not None and skip_reason(s, SKIPPED) is None)
 
 
 def run(ctx: StageContext) -> None:
@@ -127,7 +150,12 @@ def run(ctx: StageContext) -> None:
     ``data["reliability"]["outage"]``."""
     if not ctx.plan.reliability:
         return
-    measure, kill_after = at_kill_point(ctx, outage_one)
+
+    def one(tool: str, scenario: str, plan: Plan, tmp_root: Path, kill_after: int,
+            services: Mapping[str, Service]) -> dict[str, Any]:
+        return outage_one(tool, scenario, plan, tmp_root, kill_after, services, pool=ctx.pool)
+
+    measure, kill_after = at_kill_point(ctx, one)
 
     def finished(_index: int, _count: int, record: dict[str, Any]) -> None:
         ctx.progress(f"server outage: {record['tool']}:{record['scenario']} {record['status']}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.probes.auth import probe_auth
+from harness.probes.auth import probe_anonymous, probe_auth
 from harness.probes.rest import probe_rest_api
 from harness.probes.server_coverage import server_of
 from harness.services.base import ServiceError
@@ -28,7 +28,7 @@ def run(ctx: StageContext) -> None:
 
 
 def probe(ctx: StageContext) -> dict[str, Any]:
-    out: dict[str, Any] = {"rest_api": {}, "auth": None}
+    out: dict[str, Any] = {"rest_api": {}, "auth": None, "own_auth": {}}
     needs_auth_probe = False
     for tool, scenario in ctx.pairs:
         server = server_of(tool, scenario)
@@ -37,12 +37,15 @@ def probe(ctx: StageContext) -> dict[str, Any]:
         needs_auth_probe |= server in MLFLOW_SERVERS
         label = f"{tool}:{scenario}"
         try:
-            uri = ctx.services(tool, scenario)[server].endpoints()["tracking_uri"]
+            service = ctx.services(tool, scenario)[server]
         except ServiceError as exc:
             out["rest_api"][label] = {"error": str(exc)}
             continue
+        uri = service.endpoints()["tracking_uri"]
         ctx.progress(f"probing the REST API of {label}")
         out["rest_api"][label] = probe_rest_api(uri)
+        if not service.pids():  # a team's own server: its access control is probed as it runs
+            out["own_auth"][label] = probe_anonymous(uri)
     if needs_auth_probe:
         ctx.progress("probing MLflow basic-auth on a server started with --app-name basic-auth")
         auth_server = MlflowServer(ctx.pool.root / "auth", ctx.pool.log_dir,

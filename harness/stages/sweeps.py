@@ -43,6 +43,7 @@ def _record(sweep: Sweep, x: int, cell: Cell, raw: dict[str, Any]) -> dict[str, 
         "run_p50_s": statistics.median(run_s) if run_s else None,
         "points_logged": (raw.get("logged") or {}).get("points"),
         "points_kept": ((raw.get("fidelity") or {}).get("points") or {}).get("kept"),
+        "network": raw.get("network"),
     }
 
 
