@@ -19,9 +19,11 @@ def render(page: Page) -> list[str]:
         fid = worst["fidelity"]
         cols = [f"{fid[k]['kept']}/{fid[k]['logged']}" for k in ("params", "points", "artifacts")]
         lost = sum(fid[k]["missing"] + fid[k]["altered"] for k in fid)
+        referenced = sum(fid[k].get("referenced", 0) for k in fid)
         typed = fid["params"].get("type_changed", 0)
-        rows.append([cell_label(tool, scenario), *cols,
-                     "nothing" if not lost else f"{lost} value{'s' if lost > 1 else ''}",
+        said = [f"{lost} value{'s' if lost > 1 else ''}"] if lost else []
+        said += [f"{referenced} referenced, not stored"] if referenced else []
+        rows.append([cell_label(tool, scenario), *cols, "; ".join(said) or "nothing",
                      f"{typed} params" if typed else "-"])
         examples = [f"{k}: {e}" for k in fid for e in fid[k]["examples"]]
         if examples:

@@ -31,7 +31,9 @@ def run(ctx: StageContext) -> None:
         if new_round and not ctx.fits(estimate):
             budget = plan.time_budget_s or 0.0
             ctx.progress(f"no extra round {repeat + 1}: it would end at "
-                         f"{fmt_clock(ctx.elapsed_s() + estimate)}, past the "
+                         f"{fmt_clock(ctx.elapsed_s() + estimate)} and the checks after it (about "
+                         f"{fmt_clock(ctx.reserved_s)}) at "
+                         f"{fmt_clock(ctx.elapsed_s() + estimate + ctx.reserved_s)}, past the "
                          f"{fmt_clock(budget)} budget; {', '.join(wide)} keep(s) a wide interval")
             return
         ctx.progress(f"extra round {repeat + 1} (up to {plan.max_repeats}) for the interval(s) "
