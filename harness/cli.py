@@ -123,6 +123,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from harness.results.frame import cells_frame
+
+    source = Path(args.results)
+    frame = cells_frame(source)
+    out = Path(args.out) if args.out else source.with_name(f"cells.{args.format}")
+    try:
+        if args.format == "csv":
+            frame.to_csv(out, index=False)
+        else:
+            frame.to_parquet(out, index=False)
+    except ImportError as exc:  # parquet needs pyarrow (or fastparquet)
+        print(f"trackbench: {exc}", file=sys.stderr)
+        return 2
+    print(f"trackbench: {len(frame)} cells written to {out}", file=sys.stderr)
+    return 0
+
+
 def _cmd_list(_: argparse.Namespace) -> int:
     print(f"{'tool':<10} {'scenarios':<24} {'version':<14} status")
     for name in adapters.tool_names():
@@ -177,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("new", help="results.json after")
     cmp.add_argument("--out", help="write the markdown here instead of printing it")
     cmp.set_defaults(func=_cmd_compare)
+    exp = sub.add_parser("export", help="results.json as a table, one row per cell (what "
+                                        "harness.results.frame.cells_frame returns)")
+    exp.add_argument("results", help="path to results.json")
+    exp.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    exp.add_argument("--out", help="file to write (default: cells.FORMAT beside results.json)")
+    exp.set_defaults(func=_cmd_export)
     lst = sub.add_parser("list", help="tools, scenarios, and whether each is installed")
     lst.set_defaults(func=_cmd_list)
     return parser

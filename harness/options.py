@@ -6,6 +6,7 @@ spells it ``--trackbench-tools``.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from harness.plan import CRASH_AT, Plan
 from harness.results import coverage
 from harness.results.precision import UNSTABLE_SPREAD
 
+REPEATS = 5
+QUICK_REPEATS = 3
 MAX_REPEATS = 10
 # The default full run: about 16 minutes on 2 cores without extra rounds (the reliability checks,
 # five crash kills per tool:scenario among them, take about 6); extra rounds may use the rest.
@@ -29,6 +32,22 @@ def csv_list(text: str) -> list[str]:
 def fractions(text: str) -> list[float]:
     """``0.2,0.5``: the crash points; argparse reports a ValueError as an invalid value."""
     return [float(part) for part in csv_list(text)]
+
+
+def training_run(text: str) -> dict[str, Any]:
+    """``steps=10000,metrics=20``: the fields of TrainingRun given, checked at once (argparse
+    shows an ArgumentTypeError's own message)."""
+    fields = {"steps": int, "metrics": int, "step_ms": float, "log_every": int}
+    try:
+        values = key_values(csv_list(text))
+        if unknown := sorted(set(values) - set(fields)):
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+        out = {key: fields[key](value) for key, value in values.items()}
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    if any(value <= 0 for value in out.values()):
+        raise argparse.ArgumentTypeError(f"{text!r}: every value must be positive")
+    return out
 
 
 def key_values(pairs: Iterable[str]) -> dict[str, Any]:
@@ -63,7 +82,10 @@ OPTIONS: tuple[Option, ...] = (
            "'all' (default), or 'first' (each tool's default scenario only)", None, csv_list),
     Option("profile", "lean: tool extras off, like for like; defaults: tools as they come",
            "lean", str, ("lean", "defaults")),
-    Option("repeats", "measured repeats per cell", 3, int),
+    # Five rounds: fewer cannot separate tools at a 5% family-wise error (three paired rounds
+    # give a t-test two degrees of freedom), so page one would call nearly everything tied.
+    Option("repeats", f"measured repeats per cell (default {REPEATS}; --quick: "
+           f"{QUICK_REPEATS})", None, int),
     Option("max-repeats", "after --repeats, extra interleaved rounds for the tool:scenarios whose "
            f"end-to-end or blocked-time interval still spans >= "
            f"{100 * UNSTABLE_SPREAD:.0f}%% of its median, up to this many repeats in all "
@@ -78,6 +100,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("no-probes", "skip the coverage probes", False, action="store_true"),
     Option("require", "comma-separated must-have features; the report says which tool:scenario "
            f"has every one verified (features: {', '.join(coverage.FEATURES)})", [], csv_list),
+    Option("training-run", "the training run the report projects each tool's cost onto, as "
+           "steps=N,metrics=M,step_ms=T,log_every=K (default steps=10000,metrics=20,step_ms=50,"
+           "log_every=1)", {}, training_run),
     Option("no-reliability", "skip the reliability checks (crash safety, server outage, bad "
            "input)", False, action="store_true"),
     Option("crash-at", "crash safety: comma-separated fractions of the log_metrics calls; the "
@@ -85,8 +110,8 @@ OPTIONS: tuple[Option, ...] = (
            f"{','.join(map(str, CRASH_AT))}: five kills per tool:scenario)",
            list(CRASH_AT), fractions),
     Option("quick", "a fast look (about 1-2 minutes for the four tools): each tool's first "
-           "scenario, a 3-epoch workload, no probes or reliability checks; still 3 interleaved "
-           "repeats", False,
+           "scenario, a 3-epoch workload, 3 interleaved repeats, no probes, reliability checks "
+           "or projection check", False,
            action="store_true"),
     Option("postgres-uri", "your PostgreSQL (postgresql://user:pw@host:port/db) for "
            "mlflow:server-postgres-s3 instead of the embedded one", None),
@@ -130,13 +155,16 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
             return next(opt.default for opt in OPTIONS if opt.name == name)
         return values[key]
 
-    if get("repeats") < 1:
-        raise ValueError("--repeats must be at least 1")
     quick = get("quick")
+    repeats = get("repeats")
+    if repeats is None:
+        repeats = QUICK_REPEATS if quick else REPEATS
+    if repeats < 1:
+        raise ValueError("--repeats must be at least 1")
     max_repeats = get("max-repeats")
     if max_repeats is None:
-        max_repeats = get("repeats") if quick else max(MAX_REPEATS, get("repeats"))
-    if max_repeats < get("repeats"):
+        max_repeats = repeats if quick else max(MAX_REPEATS, repeats)
+    if max_repeats < repeats:
         raise ValueError("--max-repeats must be at least --repeats")
     if get("time-budget") <= 0:
         raise ValueError("--time-budget must be a positive number of minutes")
@@ -156,7 +184,7 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
         tools=get("tools"),
         scenarios=get("scenarios") or (["first"] if quick else ["all"]),
         profile=get("profile"),
-        repeats=get("repeats"),
+        repeats=repeats,
         max_repeats=max_repeats,
         time_budget_s=60.0 * get("time-budget"),
         workload=get("workload"),
@@ -166,5 +194,7 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
         require=require,
         reliability=not (get("no-reliability") or quick),
         crash_at=tuple(get("crash-at")),
+        training_run=dict(get("training-run")),
+        projection_check=not quick,
         external={name.replace("-", "_"): get(name) for name in EXTERNAL if get(name)},
     )

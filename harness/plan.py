@@ -14,6 +14,7 @@ import adapters
 from adapters.base import REFERENCE_TOOLS
 from harness import results
 from harness.results.method import WARMUP
+from harness.results.projection import TrainingRun
 
 CRASH_AT = (0.2, 0.35, 0.5, 0.65, 0.8)
 
@@ -39,6 +40,9 @@ class Plan:
     # measures luck as much as the tool (a background writer may or may not have flushed).
     crash_at: tuple[float, ...] = CRASH_AT
     require: list[str] = field(default_factory=list)  # must-have coverage features (--require)
+    # The team's training run the report projects each tool's cost onto (--training-run).
+    training_run: dict[str, Any] = field(default_factory=dict)
+    projection_check: bool = True  # synthetic cells at a second size that check the projection
     # A team's own services instead of the embedded ones: postgres_uri, s3_endpoint, s3_bucket,
     # s3_access_key, s3_secret_key, tracking_uri.
     external: dict[str, str] = field(default_factory=dict)
@@ -141,12 +145,30 @@ def invocation(plan: Plan, pairs: list[tuple[str, str]]) -> dict[str, Any]:
         "reliability": plan.reliability, "crash_at": list(plan.crash_at),
         "external": sorted(plan.external), "argv": redacted_argv(sys.argv),
         "warmup": list(WARMUP), "require": list(plan.require),
+        "training_run": TrainingRun.from_dict(plan.training_run).as_dict(),
+        "projection_check": plan.projection_check,
+        "shapes": {f"{t}:{s}": team_shape(t, s, plan.external) for t, s in pairs
+                   if t not in REFERENCE_TOOLS},
     }
+
+
+def team_shape(tool: str, scenario: str, external: Mapping[str, str]) -> str:
+    """Which of the seed's three team shapes a scenario serves: no server (``solo``), a local
+    tracking server (``team-local``), or a server shared on PostgreSQL and S3, or a team's
+    own (``team-shared``)."""
+    cls = adapters.load(tool)
+    names = cls.services_for(scenario) if cls is not None else ()
+    if not names:
+        return "solo"
+    shared = {"postgres", "s3"} & set(names) or (
+        "tracking_uri" in external and "mlflow-server-postgres-s3" in names)
+    return "team-shared" if shared else "team-local"
 
 
 # Plan fields a results file records, so ``--resume`` can rebuild the plan from it.
 RESUMABLE = ("profile", "repeats", "max_repeats", "time_budget_s", "workload", "workload_config",
-             "timeout_s", "exit_grace_s", "probes", "reliability", "crash_at", "require")
+             "timeout_s", "exit_grace_s", "probes", "reliability", "crash_at", "require",
+             "training_run", "projection_check")
 
 
 def plan_from_results(data: Mapping[str, Any], external: Mapping[str, str]) -> Plan:

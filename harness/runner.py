@@ -38,6 +38,7 @@ from harness.stages import (
     crash_safety,
     extra_rounds,
     feature_probes,
+    projection_check,
     server_outage,
     server_probes,
     sweeps,
@@ -54,6 +55,7 @@ STAGES: tuple[ModuleType, ...] = (
     # More repeats where a headline interval is still wide: on services in the state the first
     # rounds had, before the reliability checks kill servers and fill their stores.
     extra_rounds,
+    projection_check,  # synthetic cells at a second size, beside the cost projection
     crash_safety,     # SIGKILL mid-run, then read back
     server_outage,    # the tracking server killed and restarted mid-run
     bad_input,        # odd values, names, steps, params and artifacts

@@ -223,8 +223,8 @@ def test_runner_stage_records_renders_and_resumes(tmp_path: Path) -> None:
     assert "trackbench_no_such_sdk" in records[0]["error"]
     assert records[1]["cases"]["bi01"]["outcome"] == DROPPED
 
-    text = report.render(saved)
-    assert text.index("## Bad input") < text.index("## Failures and findings")
+    text = report.render_details(saved)["details/reliability.md"]
+    assert "## Bad input" in text
     row = next(line for line in text.splitlines() if line.startswith("| bi01 NaN |"))
     assert row.endswith("| - | **dropped**: silently (no error, no warning) |")
     assert "Legend:" in text and f"`{tools[0]}:default`: unavailable" in text

@@ -18,16 +18,17 @@ from typing import Any
 import pytest
 
 import adapters
-from harness import options, report, results
+from harness import options, results
 from harness.plan import Cell, Plan
 from harness.probes import coverage, server_coverage
 from harness.report import seed_claims
 from harness.report.page import Page
-from harness.results.coverage import FEATURES, NOT_AS_RUN, STATUSES
+from harness.results.coverage import FEATURES, NOT_AS_RUN, STATUSES, requirement_gaps
 from harness.services.pool import ServicePool
 from harness.stages import server_probes
 from harness.stages.context import StageContext
 from harness.stages.feature_probes import probe_cell
+from tests.report_pages import full_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = "https://example.org/docs"
@@ -179,9 +180,7 @@ def test_auth_of_an_extra_basic_auth_server_is_available_not_met() -> None:
                                 "require": ["auth"]}, {"mlflow": "3"})
     data["probes"] = [{"tool": "mlflow", "scenario": "server-sqlite", "status": "ok",
                        "coverage": entries}]
-    summary = report.render(data).split("## Overhead")[0]
-    assert "met by **none**" in summary
-    assert "- mlflow:server-sqlite: auth available, not as run" in summary
+    assert requirement_gaps(entries, ["auth"]) == {"auth": "available"}
 
 
 @pytest.mark.parametrize("status, expected", [(401, "verified"), (200, "absent")])
@@ -353,17 +352,12 @@ def test_real_tool_probe_verdicts_and_report(label: str, short_tmp: Path,
                                 "repeats": 1, "workload": "digits", "require": ["query-api"]},
                                {tool: record["tool_version"]})
     data["probes"] = [record]
-    text = report.render(data)
+    text = full_text(data)
     for feature, entry in record["coverage"].items():
         assert f"| {label} | **{entry['status']}** | {entry['evidence'][:40]}" in text, feature
-    meets = EXPECTED[label]["query-api"][0] == "verified"
-    summary = text.split("## Overhead")[0]
-    assert (f"met by **{label}**" in summary) == meets
-    assert (f"- {label}: query-api {EXPECTED[label]['query-api'][0]}" in summary) != meets
-    data["invocation"]["require"] = ["auth"]
-    summary = report.render(data).split("## Overhead")[0]
-    if EXPECTED[label]["auth"][0] == "available":  # a server: auth exists, off as run
-        assert f"- {label}: auth available, not as run" in summary
+    # Only verified, on the scenario as run, meets a must-have.
+    for feature, (status, _) in EXPECTED[label].items():
+        assert bool(requirement_gaps(record["coverage"], [feature])) == (status != "verified")
 
 
 LOG_TWO_VERSIONS = """
@@ -452,10 +446,11 @@ def test_require_marks_who_meets_the_must_haves(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     data = results.load(out_dir / "results.json")
     assert data["invocation"]["require"] == ["model-registry", "query-api"]
-    summary = (out_dir / "REPORT.md").read_text().split("## Overhead")[0]
-    assert "met by **tests.fakes:FeatureAdapter:default**." in summary
-    assert ("- tests.fakes:JsonFileAdapter:default: model-registry absent, query-api absent"
-            in summary)
+    page_one = (out_dir / "REPORT.md").read_text().split("## Cost for your training run")[0]
+    assert "Must-haves: `model-registry`, `query-api`" in page_one
+    assert "| 1 | tests.fakes:FeatureAdapter:default |" in page_one
+    assert ("Missing a must-have: `tests.fakes:JsonFileAdapter:default` (model-registry absent, "
+            "query-api absent)." in page_one)
 
 
 # ---------------------------------------------------------------- seed claims
@@ -518,5 +513,5 @@ def test_seed_endpoint_claims_follow_the_rest_probe() -> None:
 
 def test_report_renders_old_results_without_the_new_keys() -> None:
     data = results.load(Path(__file__).parent / "data" / "results_fixed.json")
-    text = report.render(data)
-    assert "## Seed claims" in text and "Must-haves" not in text
+    text = full_text(data)
+    assert "## Seed claims" in text and "Must-haves:" not in text

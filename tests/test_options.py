@@ -18,7 +18,8 @@ def parse(*argv: str) -> argparse.Namespace:
 def test_defaults_run_every_scenario_of_the_four_tools_with_probes() -> None:
     plan = options.plan_from(vars(parse()))
     assert plan.tools == ["mlflow", "wandb", "neptune", "comet"]
-    assert plan.scenarios == ["all"] and plan.probes and plan.repeats == 3
+    assert plan.scenarios == ["all"] and plan.probes and plan.repeats == options.REPEATS == 5
+    assert plan.projection_check and plan.training_run == {}
     assert plan.max_repeats == options.MAX_REPEATS
     assert plan.time_budget_s == 60 * options.TIME_BUDGET_MIN
 
@@ -28,6 +29,7 @@ def test_quick_is_first_scenarios_short_workload_no_probes() -> None:
     assert plan.scenarios == ["first"] and not plan.probes
     assert plan.workload_config == {"epochs": options.QUICK_EPOCHS} and plan.repeats == 3
     assert plan.max_repeats == 3  # a fast look: no extra rounds
+    assert not plan.projection_check
     plan = options.plan_from(vars(parse("--quick", "--workload-config", "epochs=7",
                                         "--scenarios", "mlflow:file")))
     assert plan.workload_config == {"epochs": 7} and plan.scenarios == ["mlflow:file"]
@@ -76,3 +78,11 @@ def test_crash_at_sets_the_kill_fraction() -> None:
     assert options.plan_from(vars(parse())).crash_at == (0.2, 0.35, 0.5, 0.65, 0.8)
     assert options.plan_from(vars(parse("--crash-at", "0.25"))).crash_at == (0.25,)
     assert options.plan_from(vars(parse("--crash-at", "0.1,0.9"))).crash_at == (0.1, 0.9)
+
+
+def test_training_run_is_checked_when_parsed() -> None:
+    plan = options.plan_from(vars(parse("--training-run", "steps=2000,metrics=5,step_ms=20")))
+    assert plan.training_run == {"steps": 2000, "metrics": 5, "step_ms": 20.0}
+    for bad in ("steps=x", "epochs=3", "steps=-1"):
+        with pytest.raises(SystemExit):
+            parse("--training-run", bad)

@@ -14,19 +14,23 @@ import pytest
 
 from harness import report, results
 from harness.results import repeatability
+from tests.report_pages import full_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 FIXED = DATA / "results_fixed.json"
-EXPECTED = DATA / "REPORT_expected.md"
 SAMPLE = ROOT / "reports" / "sample"
 
 
 def test_report_matches_expected_markdown() -> None:
-    rendered = report.render(results.load(FIXED))
-    if os.environ.get("TRACKBENCH_REGEN"):
-        EXPECTED.write_text(rendered)
-    assert rendered == EXPECTED.read_text()
+    data = results.load(FIXED)
+    pages = {"REPORT.md": report.render(data), **report.render_details(data)}
+    for name, rendered in pages.items():
+        expected = DATA / "expected" / name
+        if os.environ.get("TRACKBENCH_REGEN"):
+            expected.parent.mkdir(parents=True, exist_ok=True)
+            expected.write_text(rendered)
+        assert rendered == expected.read_text(), name
 
 
 def test_committed_sample_report_regenerates_identically(tmp_path: Path) -> None:
@@ -35,6 +39,8 @@ def test_committed_sample_report_regenerates_identically(tmp_path: Path) -> None
     sweeps = results.load(ROOT / "reports" / "sweep-sample" / "sweeps.json")
     path = report.write(results.load(SAMPLE / "results.json"), tmp_path, sweeps)
     assert path.read_text() == (SAMPLE / "REPORT.md").read_text()
+    for name in report.DETAILS:
+        assert (tmp_path / name).read_text() == (SAMPLE / name).read_text(), name
 
 
 def test_report_states_what_was_lost() -> None:
@@ -47,7 +53,7 @@ def test_report_states_what_was_lost() -> None:
 
 
 def test_report_shows_coverage_evidence() -> None:
-    text = report.render(results.load(FIXED))
+    text = full_text(results.load(FIXED))
     assert "| **absent** | jsonfile has no dataset-versioning call |" in text
     assert "MissingAdapter:default: probe unavailable: ModuleNotFoundError" in text
     assert "system metrics enabled, none stored" in text
@@ -78,7 +84,7 @@ def test_mitigation_is_compared_with_its_base_scenario() -> None:
             faster = dict(cell, scenario="default+fast", blocked_s=cell["blocked_s"] / 2)
             variants.append(faster)
     data["cells"] += variants
-    text = report.render(data)
+    text = full_text(data)
     row = next(line for line in text.splitlines()
                if line.startswith("| tests.fakes:JsonFileAdapter:default | fast |"))
     assert "| 2.0× |" in row and row.endswith("| 100% |")
@@ -93,9 +99,10 @@ def test_latency_histogram_and_chart(tmp_path: Path) -> None:
     for cell in data["cells"]:
         if cell["tool"] == "tests.fakes:JsonFileAdapter" and cell["status"] == "ok":
             cell["calls"]["metrics"]["histogram"] = hist
-    text = report.write(data, tmp_path).read_text()
+    report.write(data, tmp_path)
+    text = (tmp_path / "details" / "overhead.md").read_text()
     assert "![Per-call latency distribution](latency.png)" in text
-    assert (tmp_path / "latency.png").stat().st_size > 1000
+    assert (tmp_path / "details" / "latency.png").stat().st_size > 1000
 
 
 def test_version_1_results_still_render(tmp_path: Path) -> None:
@@ -149,11 +156,11 @@ def test_previous_run_from_another_plan_or_machine_is_not_compared() -> None:
 def test_scaling_curves_come_from_a_sweeps_file_of_the_same_machine(tmp_path: Path) -> None:
     data = results.load(FIXED)
     sweeps = json.loads((ROOT / "reports" / "sweep-sample" / "sweeps.json").read_text())
-    assert "Not in this report: `trackbench sweep`" in report.render(data)
+    assert "Not in this report: `trackbench sweep`" in full_text(data)
     same = dict(sweeps, machine=data["machine"])
-    text = report.render(data, tmp_path, same)
+    text = full_text(data, tmp_path, same)
     assert "### Points per run" in text and "(`trackbench sweep`, same machine" in text
     assert (tmp_path / "sweep-points.png").exists()
     other = dict(sweeps, machine={**data["machine"], "cpu_logical": 64})
     assert "The sweeps given were not shown: results come from different machines" in (
-        report.render(data, None, other))
+        full_text(data, None, other))

@@ -13,6 +13,7 @@ from typing import Any
 from harness.report import (
     bad_input,
     coverage,
+    coverage_evidence,
     crash,
     environment,
     fidelity,
@@ -23,6 +24,7 @@ from harness.report import (
     notes,
     offline,
     overhead,
+    page_one,
     resources,
     scaling,
     seed_claims,
@@ -30,44 +32,60 @@ from harness.report import (
     server_side,
     stability,
     summary,
+    training_cost,
 )
 from harness.report.page import Page
 
+# REPORT.md: the answer first, then the key tables a reader checks it against.
 SECTIONS = (
-    header,  # title, workload, profile and repeats
-    summary,  # baseline time, --require verdict, one row per tool:scenario, overhead chart
-    overhead,  # import, init, log calls, finish, exit; latency chart
-    resources,  # CPU, RSS, disk, processes of the process tree
-    mitigations,  # variants against their base scenario; bounds for the rest
-    scaling,  # sweep curves, when a sweeps.json is given
-    server_side,  # cost of the services a scenario runs
+    header,  # title, workload, profile, repeats, the intervals' coverage
+    page_one,  # which tracker, per team shape: qualifying, by cost, ties and red flags
+    training_cost,  # the projection onto the team's training run, and its check
+    summary,  # one row per tool:scenario on this run's workload, overhead chart
     fidelity,  # what was kept of what was logged
-    coverage,  # feature matrix and its evidence
-    server_probes,  # REST API; authentication and isolation
+    coverage,  # feature matrix (its evidence is a details page)
     crash,  # crash safety; server outage
     offline,  # network attempts while offline
-    bad_input,  # odd values fed to each tool
-    seed_claims,  # the seed document's claims, checked
     findings,  # failures, leftover processes, hangs, call errors
-    stability,  # interval widths, run-to-run change
-    notes,  # what the tools reported
+    stability,  # interval widths, ties, run-to-run repeatability
     environment,  # machine, invocation, versions
     method,  # how it was measured
 )
+# The long evidence, one page each, linked from REPORT.md.
+DETAILS = {
+    "details/overhead.md": (overhead, resources, mitigations, server_side, scaling),
+    "details/coverage.md": (coverage_evidence, server_probes, seed_claims),
+    "details/reliability.md": (bad_input, notes),
+}
+
+
+def _page(sections: tuple, page: Page) -> str:
+    return "\n".join(line for section in sections for line in section.render(page))
 
 
 def render(results: Mapping[str, Any], chart_dir: Path | None = None,
            sweeps: Mapping[str, Any] | None = None) -> str:
-    """The whole report as markdown; charts (PNG) are written to ``chart_dir`` when given;
-    ``sweeps`` (a sweeps.json of the same machine) adds the scaling curves."""
-    page = Page(results, chart_dir, sweeps)
-    return "\n".join(line for section in SECTIONS for line in section.render(page))
+    """REPORT.md as markdown; its charts (PNG) are written to ``chart_dir`` when given;
+    ``sweeps`` (a sweeps.json of the same machine) is for the overhead details page."""
+    return _page(SECTIONS, Page(results, chart_dir, sweeps))
+
+
+def render_details(results: Mapping[str, Any], chart_dir: Path | None = None,
+                   sweeps: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Each details page (path relative to REPORT.md -> markdown); charts beside the page."""
+    return {name: "\n".join(["[← REPORT.md](../REPORT.md)", "",
+                             _page(sections, Page(results, chart_dir, sweeps))])
+            for name, sections in DETAILS.items()}
 
 
 def write(results: Mapping[str, Any], out_dir: Path,
           sweeps: Mapping[str, Any] | None = None) -> Path:
-    """REPORT.md and its charts in ``out_dir``."""
+    """REPORT.md, its details pages and their charts in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "REPORT.md"
     path.write_text(render(results, out_dir, sweeps))
+    details = out_dir / "details"
+    details.mkdir(exist_ok=True)
+    for name, text in render_details(results, details, sweeps).items():
+        (out_dir / name).write_text(text)
     return path

@@ -1,7 +1,7 @@
-"""Coverage in the report: the matrix, each entry's evidence, and the ``--require`` verdict.
+"""Coverage in the report: the matrix (main page) and each entry's evidence (details page);
+who meets ``--require`` is page one's (harness.results.decision).
 
-Reads only ``results["probes"][*]["coverage"]`` and ``results["invocation"]["require"]``; old
-results files without them still render.
+Reads only ``results["probes"][*]["coverage"]``; old results files without it still render.
 """
 
 from __future__ import annotations
@@ -11,16 +11,12 @@ from typing import Any
 
 from harness.report.markdown import md_table
 from harness.report.page import Page
-from harness.results.coverage import FEATURES, STATUSES, requirement_gaps
+from harness.results.coverage import FEATURES, STATUSES
 from harness.results.method import PROBE_SECONDS
 
 SHORT = {"verified": "verified", "available": "available", "absent": "absent",
          "not testable offline": "offline only", "not probed": "not probed",
          "error": "error"}
-
-
-# How an unmet must-have reads in the summary.
-MISSED = {"available": "available, not as run (verified on the tool configured for it)"}
 
 
 def label(probe: Mapping[str, Any]) -> str:
@@ -65,7 +61,7 @@ def _matrix(results: Mapping[str, Any], features: list[str]) -> list[str]:
     return md_table(["tool:scenario", *features], rows) + (failed + [""] if failed else [])
 
 
-def _evidence(results: Mapping[str, Any], features: list[str]) -> list[str]:
+def evidence(results: Mapping[str, Any], features: list[str]) -> list[str]:
     lines: list[str] = []
     for feature in features:
         rows = []
@@ -105,38 +101,6 @@ def render(page: Page) -> list[str]:
         "offline (the feature lives in the tool's hosted service; docs linked). *not probed*: "
         "no probe could run against this deployment. Every status comes from what a probe "
         "executed and read back.", "",
-        *_matrix(results, features), *_cost(results), *_evidence(results, features),
+        *_matrix(results, features), *_cost(results),
+        "Each status's evidence: [details/coverage.md](details/coverage.md).", "",
     ]
-
-
-def requirement_verdicts(results: Mapping[str, Any]) -> tuple[list[str], dict[str, dict]]:
-    """(labels meeting every must-have, label -> unmet feature -> status)."""
-    required = (results.get("invocation") or {}).get("require") or []
-    meets, misses = [], {}
-    for probe in probed(results):
-        gaps = requirement_gaps(probe.get("coverage") or {}, required)
-        if gaps:
-            misses[label(probe)] = gaps
-        else:
-            meets.append(label(probe))
-    return meets, misses
-
-
-def requirements_summary(results: Mapping[str, Any]) -> list[str]:
-    """The summary's verdict on ``--require``: who meets every must-have, and what the rest
-    miss (nothing when ``--require`` was not given)."""
-    required = (results.get("invocation") or {}).get("require") or []
-    if not required:
-        return []
-    wanted = ", ".join(f"`{r}`" for r in required)
-    if not probed(results):
-        return [f"**Must-haves** ({wanted}): not decided, no coverage probes ran.", ""]
-    meets, misses = requirement_verdicts(results)
-    met = ", ".join(f"**{m}**" for m in meets) or "**none**"
-    lines = [f"**Must-haves** ({wanted}; only *verified*, on the scenario as run, counts): met "
-             f"by {met}."]
-    if misses:
-        lines += ["Not met:", ""]
-        lines += [f"- {name}: " + ", ".join(f"{f} {MISSED.get(s, s)}" for f, s in gaps.items())
-                  for name, gaps in misses.items()]
-    return lines + [""]

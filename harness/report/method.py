@@ -7,6 +7,7 @@ from harness.report.figures import coverage_of
 from harness.report.page import Page
 from harness.results.method import PROBE_SECONDS, SAMPLE_INTERVAL_S
 from harness.results.precision import UNSTABLE_SPREAD
+from harness.results.ranking import ALPHA
 from harness.results.stats import CONFIDENCE
 
 METHOD = f"""\
@@ -29,12 +30,15 @@ METHOD = f"""\
   [x(k), x(n+1-k)] that holds the true median with at least {100 * CONFIDENCE:.0f}% probability,
   or [min, max] where no interval reaches that; its real coverage, P(k <= B <= n-k) for
   B ~ Binomial(n, 1/2), is stated, not assumed (in this run: {{coverage}}). Two tool:scenarios
-  are compared by their paired differences, round by round, which cancels the machine's drift
-  between rounds; their order is *settled* only where the interval of that difference excludes
-  zero. `null` is an adapter that does nothing: the harness's own floor. Cells are interleaved
-  across tools, after an unrecorded warm-up ({{warmup}}). Before each measured process starts,
-  pending disk writes are flushed (`sync`), so one cell's writeback does not land in the next
-  one's figures.
+  are compared round by round, which cancels the machine's drift between rounds: a two-sided
+  paired t-test on the log of their per-round ratio (on the differences where a figure is not
+  positive), with Holm's correction over the pairs compared (family-wise {100 * ALPHA:.0f}%): all
+  the pairs of a team shape on page one, neighbours in the Stability section. Where it does
+  not reject, the two are *tied*; page one groups each cheapest remaining tool:scenario with
+  every other not shown to cost more. `null` is an adapter that does nothing: the harness's
+  own floor. Cells are interleaved across tools, after an unrecorded warm-up ({{warmup}}).
+  Before each measured process starts, pending disk writes are flushed (`sync`), so one cell's
+  writeback does not land in the next one's figures.
 - *Extra rounds*: right after the planned repeats, before the reliability checks kill servers
   and fill their stores (so every round measures services in the same state), more interleaved
   rounds of the baseline, the floor and each tool:scenario whose end-to-end or blocked-time

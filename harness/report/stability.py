@@ -9,9 +9,33 @@ from typing import Any
 from harness.report.figures import by_scenario, ok_cells, values_of
 from harness.report.markdown import cell_label, fmt_s, md_table
 from harness.report.page import Page
-from harness.results import REFERENCE_TOOLS, ranking, repeatability
+from harness.results import REFERENCE_TOOLS, decision, ranking, repeatability
 from harness.results.precision import MIN_SAMPLES
 from harness.results.stats import coverage_text, relative_width
+
+
+def _page_one_repeated(results: Mapping[str, Any]) -> list[str]:
+    """The repeatability criterion: the previous run's page one against this one's."""
+    before = (results.get("previous_run") or {}).get("page_one")
+    if before is None:
+        return []
+    now = decision.summary(results)
+    verdict = decision.repeats(now, before)
+    orders = sum(len(s["ordered"]) for s in now.values())
+    earlier = sum(len(s.get("ordered", [])) for s in before.values())
+    if not verdict["changed_sets"] and not verdict["contradicted"]:
+        return [f"**Page one repeated** against the previous run: the same tool:scenarios "
+                f"qualify in every team shape, and none of the orderings either run calls "
+                f"significant ({orders} now, {earlier} then) is reversed in the other.", ""]
+    lines = ["**Page one did not repeat** against the previous run:", ""]
+    titles = dict(decision.SHAPES)
+    lines += [f"- {titles[key]}: a different set qualifies (now "
+              f"{', '.join(now[key]['qualifying']) or 'none'}; then "
+              f"{', '.join(before.get(key, {}).get('qualifying', [])) or 'none'})"
+              for key in verdict["changed_sets"]]
+    lines += [f"- {titles[key]}: {a} cheaper than {b} now, the reverse then (both significant)"
+              for key, a, b in verdict["contradicted"]]
+    return lines + [""]
 
 
 def _run_to_run(results: Mapping[str, Any]) -> list[str]:
@@ -22,8 +46,10 @@ def _run_to_run(results: Mapping[str, Any]) -> list[str]:
         return ["Run-to-run: no previous comparable run in this output directory; run the same "
                 "command again to measure how far the medians move between runs.", ""]
     tolerance = 100 * repeatability.TOLERANCE
-    lines = [f"Run-to-run, against the previous run of the same plan on this machine "
-             f"({results['previous_run']['created']}):"]
+    lines = [*_page_one_repeated(results),
+             f"Run-to-run, against the previous run of the same plan on this machine "
+             f"({results['previous_run']['created']}), the medians themselves (they drift with "
+             "the machine's speed; the criterion is page one's, above):"]
     overlaps = repeatability.overlaps(results)
 
     def noise(label: str, key: str) -> str:
@@ -53,19 +79,19 @@ def _run_to_run(results: Mapping[str, Any]) -> list[str]:
 def _order(results: Mapping[str, Any]) -> list[str]:
     """The conclusions the headline supports: each tool:scenario against the next slower one,
     compared round by round; only a pair whose order the noise could reverse is flagged."""
-    pairs = ranking.neighbours(results)
+    pairs = ranking.neighbours(ranking.by_round(results))
     if not pairs:
         return []
     loose = [p for p in pairs if not p.settled]
     lines = [f"Order by end to end: each tool:scenario against the next slower one "
-             f"({len(pairs)} pair(s); the difference is taken within each interleaved round, so "
-             f"the machine's drift cancels): {len(pairs) - len(loose)} settled by this run"
+             f"({len(pairs)} pair(s); paired t-test on the differences within each interleaved "
+             f"round, so the machine's drift cancels; Holm-corrected, family-wise "
+             f"{100 * ranking.ALPHA:.0f}%): {len(pairs) - len(loose)} settled by this run"
              + (f", {len(loose)} could swap places within its noise (tied here):" if loose
                 else ", none could swap places within its noise."), ""]
-    lines += [f"- {p.faster} vs {p.slower}: {fmt_s(p.difference[0])} slower "
-              f"[{fmt_s(p.difference[1])} to {fmt_s(p.difference[2])}] over {p.rounds} rounds "
-              f"({100 * p.coverage:.0f}% interval): unstable; more repeats could separate them, "
-              "or they cost the same" for p in loose]
+    lines += [f"- {p.faster} vs {p.slower}: {fmt_s(p.difference)} slower over {p.rounds} rounds "
+              f"(p = {p.p_value:.2g} before correction): unstable; more repeats could separate "
+              "them, or they cost the same" for p in loose]
     return lines + ([""] if loose else [])
 
 

@@ -1,42 +1,64 @@
-"""Which tool:scenarios this run can put in order, and which its noise cannot tell apart.
+"""Which tool:scenarios a run can put in order, and which its noise cannot tell apart (tied).
 
-Two tools are compared within each interleaved round: the difference of their end-to-end times
-in the same repeat, so the machine's drift between rounds (which moves both alike) cancels out.
-The median of those paired differences, with its order-statistic interval, settles the order
-when the interval excludes zero; when it holds zero the two are tied at this run's precision.
-This is the conclusion a reader draws from the headline, so it is what the report flags.
+Two tools are compared within each interleaved round: the difference of a figure (end-to-end
+time, or the projected cost of a training run) in the same repeat, so the machine's drift between
+rounds, which moves both alike, cancels out. A pair is tested with a two-sided paired t-test
+on the log of the per-round ratio (costs on this machine vary in proportion to their size; on
+the differences themselves where a figure is not positive), and the p-values of one family of
+comparisons are corrected for their number with Holm's step-down method (family-wise error
+ALPHA). A pair whose corrected test does not reject is *tied*.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import REFERENCE_TOOLS
-from harness.results.stats import coverage, median_ci
+from scipy.stats import t as student_t
 
+from adapters.base import REFERENCE_TOOLS
+
+ALPHA = 0.05
 HEADLINE_KEY = "e2e_s"
+Rounds = Mapping[str, Mapping[int, float]]  # label -> repeat -> figure
 
 
 @dataclass(frozen=True)
 class Pair:
-    """``faster`` and ``slower`` by median, and their paired difference (slower - faster)."""
+    """``faster`` and ``slower`` by median, their paired difference, and the test of it."""
 
     faster: str
     slower: str
-    difference: tuple[float, float, float]  # (median, low, high) in seconds
+    difference: float  # median of (slower - faster) over the shared rounds, seconds
     rounds: int  # rounds where both cells succeeded
+    p_value: float  # two-sided paired t-test, before correction
+    settled: bool = False  # rejected after Holm's correction over the ordering's pairs
 
-    @property
-    def coverage(self) -> float:
-        return coverage(self.rounds)
 
-    @property
-    def settled(self) -> bool:
-        """The interval excludes zero: the order is not noise (at the stated coverage)."""
-        return self.rounds > 1 and self.difference[1] > 0
+def paired_p(diffs: Sequence[float]) -> float:
+    """Two-sided p-value of a paired t-test that the mean difference is zero (1.0 below two
+    rounds; 0 when every round agrees exactly on a nonzero difference)."""
+    if len(diffs) < 2:
+        return 1.0
+    mean, sd = statistics.fmean(diffs), statistics.stdev(diffs)
+    if sd == 0:
+        return 1.0 if mean == 0 else 0.0
+    t = mean / (sd / math.sqrt(len(diffs)))
+    return float(2 * student_t.sf(abs(t), len(diffs) - 1))
+
+
+def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
+    """Which hypotheses Holm's step-down procedure rejects, in the given order."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected = [False] * len(p_values)
+    for rank, index in enumerate(order):
+        if p_values[index] > alpha / (len(p_values) - rank):
+            break
+        rejected[index] = True
+    return rejected
 
 
 def by_round(results: Mapping[str, Any], key: str = HEADLINE_KEY) -> dict[str, dict[int, float]]:
@@ -49,31 +71,47 @@ def by_round(results: Mapping[str, Any], key: str = HEADLINE_KEY) -> dict[str, d
     return out
 
 
-def pair(rounds: Mapping[str, Mapping[int, float]], a: str, b: str) -> Pair | None:
-    """The paired comparison of ``a`` and ``b``; None without a round where both succeeded."""
+def _pair(rounds: Rounds, a: str, b: str) -> Pair:
     shared = sorted(set(rounds[a]) & set(rounds[b]))
-    if not shared:
-        return None
     diffs = [rounds[b][r] - rounds[a][r] for r in shared]
-    if statistics.median(diffs) < 0:
+    if diffs and statistics.median(diffs) < 0:
         a, b, diffs = b, a, [-d for d in diffs]
-    return Pair(a, b, median_ci(diffs), len(shared))
+    positive = all(rounds[x][r] > 0 for x in (a, b) for r in shared)
+    tested = [math.log(rounds[b][r] / rounds[a][r]) for r in shared] if positive else diffs
+    return Pair(a, b, statistics.median(diffs) if diffs else 0.0, len(shared), paired_p(tested))
 
 
-def ordered(results: Mapping[str, Any], key: str = HEADLINE_KEY) -> list[str]:
-    """tool:scenarios from fastest to slowest by median ``key``."""
-    rounds = by_round(results, key)
-    return sorted(rounds, key=lambda label: statistics.median(rounds[label].values()))
+def neighbours(rounds: Rounds, labels: Sequence[str] | None = None) -> list[Pair]:
+    """``labels`` (all by default) in median order, each tested against the next; Holm's
+    correction over these pairs decides which are settled."""
+    chosen = [label for label in (labels if labels is not None else rounds) if rounds.get(label)]
+    ordered = sorted(chosen, key=lambda label: statistics.median(rounds[label].values()))
+    pairs = [_pair(rounds, a, b) for a, b in zip(ordered, ordered[1:], strict=False)]
+    settled = holm([p.p_value for p in pairs])
+    return [Pair(p.faster, p.slower, p.difference, p.rounds, p.p_value, s)
+            for p, s in zip(pairs, settled, strict=True)]
 
 
-def neighbours(results: Mapping[str, Any], key: str = HEADLINE_KEY) -> list[Pair]:
-    """Each tool:scenario against the next slower one: the comparisons the order rests on."""
-    rounds = by_round(results, key)
-    labels = ordered(results, key)
-    found = (pair(rounds, a, b) for a, b in zip(labels, labels[1:], strict=False))
-    return [p for p in found if p is not None]
+def significant_pairs(rounds: Rounds, labels: Sequence[str]) -> set[tuple[str, str]]:
+    """(faster, slower) for every pair of ``labels`` whose paired test rejects after Holm's
+    correction over all the pairs: the orderings the run can defend."""
+    chosen = [label for label in labels if rounds.get(label)]
+    pairs = [_pair(rounds, a, b) for i, a in enumerate(chosen) for b in chosen[i + 1:]]
+    rejected = holm([p.p_value for p in pairs])
+    return {(p.faster, p.slower) for p, r in zip(pairs, rejected, strict=True) if r}
 
 
-def unsettled(results: Mapping[str, Any], key: str = HEADLINE_KEY) -> list[Pair]:
-    """Neighbours whose order this run's noise could reverse."""
-    return [p for p in neighbours(results, key) if not p.settled]
+def tie_groups(rounds: Rounds, labels: Sequence[str]) -> list[list[str]]:
+    """Rank groups, cheapest first: the cheapest remaining tool:scenario and every other not
+    shown to cost more than it (ties need not be neighbours in median order: a noisy figure
+    stays tied with the leader until the data separate them)."""
+    chosen = [label for label in labels if rounds.get(label)]
+    remaining = sorted(chosen, key=lambda label: statistics.median(rounds[label].values()))
+    worse = significant_pairs(rounds, remaining)
+    groups = []
+    while remaining:
+        leader = remaining[0]
+        group = [label for label in remaining if label == leader or (leader, label) not in worse]
+        groups.append(group)
+        remaining = [label for label in remaining if label not in group]
+    return groups

@@ -11,13 +11,13 @@ import statistics
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from harness.results import IncomparableResults, check_same_machine
+from harness.results import IncomparableResults, check_same_machine, decision
 from harness.results.stats import median_ci
 
 HEADLINE = (("end to end", "e2e_s"), ("blocked in log calls", "blocked_s"))
 TOLERANCE = 0.10  # a headline median within +-10% of the previous run's counts as repeated
 PLAN_KEYS = ("tools", "scenarios", "profile", "repeats", "max_repeats", "workload",
-             "workload_config")
+             "workload_config", "require", "training_run")
 
 
 def samples(cells: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[float]]]:
@@ -54,7 +54,8 @@ def previous_run(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
     old_inv, new_inv = old.get("invocation", {}), new["invocation"]
     if any(old_inv.get(k) != new_inv.get(k) for k in PLAN_KEYS):
         return None
-    return {"created": old["created"], "medians": headline(old), "intervals": intervals(old)}
+    return {"created": old["created"], "medians": headline(old), "intervals": intervals(old),
+            "page_one": decision.summary(old)}
 
 
 def overlaps(results: Mapping[str, Any]) -> dict[tuple[str, str], bool]:
