@@ -89,6 +89,11 @@ class TrackerAdapter(abc.ABC):
     # Top-level modules the SDK is imported as: only this adapter's module may import them.
     sdk_modules: ClassVar[tuple[str, ...]] = ()
     scenarios: ClassVar[tuple[str, ...]] = ("default",)
+    # The scenarios the default run measures (None: all of them); the rest run with
+    # ``--scenarios all`` or by name, so the default run keeps to its time budget.
+    default_scenarios: ClassVar[tuple[str, ...] | None] = None
+    # Scenarios of the tool this harness cannot run, with the reason the report gives.
+    not_run: ClassVar[dict[str, str]] = {}
     # Services (see harness/services) the harness must run for a scenario, in start order.
     scenario_services: ClassVar[dict[str, tuple[str, ...]]] = {}
     # A scenario "base+variant" is a mitigation a user would try (e.g. "sqlite+async"); the

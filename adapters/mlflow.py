@@ -78,11 +78,16 @@ class MlflowAdapter(TrackerAdapter):
     distribution = "mlflow"
     sdk_modules = ("mlflow",)
     scenarios = ("sqlite", "file", "server-sqlite", "server-postgres-s3", "fasttrackml",
-                 "sqlite+async", "sqlite+batch", "server-sqlite+async", "server-sqlite+batch")
+                 "fasttrackml-postgres", "sqlite+async", "sqlite+batch", "server-sqlite+async",
+                 "server-sqlite+batch")
+    # The default run: the seed's three deployments and MLflow 3's default store. FastTrackML
+    # (also loaded by the team-scale stage) and the mitigations run with --scenarios all.
+    default_scenarios = ("sqlite", "file", "server-sqlite", "server-postgres-s3")
     scenario_services = {
         "server-sqlite": ("mlflow-server-sqlite",),
         "server-postgres-s3": ("postgres", "s3", "mlflow-server-postgres-s3"),
         "fasttrackml": ("fasttrackml",),
+        "fasttrackml-postgres": ("postgres", "fasttrackml-postgres"),
     }
 
     def __init__(self, settings: AdapterSettings) -> None:

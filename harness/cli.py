@@ -10,7 +10,8 @@ from pathlib import Path
 
 import adapters
 from harness import options, report, results, runner, workloads
-from harness.plan import matrix, plan_from_results, with_reference_tools
+from harness.load.generator import worker_command
+from harness.plan import Plan, matrix, plan_from_results, with_reference_tools
 from harness.report import compare
 from harness.report import sweeps as sweeps_page
 from harness.results import IncomparableResults
@@ -30,7 +31,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 raise ValueError(f"nothing to resume: no {results_path} (use --out to point at "
                                  "the interrupted run's directory)")
             resume = results.load(results_path)
-            plan = plan_from_results(resume, plan.external)
+            given = plan
+            plan = plan_from_results(resume, given.external)
+            plan.load_target = given.load_target  # like the services: given again, not stored
         matrix(with_reference_tools(plan.tools), plan.scenarios)
         if ":" in plan.workload:
             workloads.resolve(plan.workload)  # fail now, not once per cell
@@ -94,6 +97,34 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 130
     path = sweeps_page.write_page(results.load(data_path), out)
     print(f"trackbench: sweep report written to {path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    results_path = out / "results.json"
+    try:
+        plan = Plan(tools=[], load="quick" if args.quick else "full",
+                    load_target=args.load_target, load_workers=options.load_workers(
+                        args.load_workers), load_bind=args.load_bind)
+    except ValueError as exc:
+        print(f"trackbench: {exc}", file=sys.stderr)
+        return 2
+    if results_path.exists():
+        _set_aside(results_path)
+    if plan.load_workers:
+        print(f"trackbench: the Locust master waits for {plan.load_workers} worker(s); on each "
+              f"machine run: {' '.join(worker_command(plan.load_bind))}", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        data = runner.load(plan, results_path,
+                           progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print(f"trackbench: interrupted; the levels measured so far are in {results_path}",
+              file=sys.stderr)
+        return 130
+    path = report.write(data, out)
+    print(f"trackbench: report written to {path}", file=sys.stderr)
     return 0
 
 
@@ -189,6 +220,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="repeats per point (default 1 with --quick, else 3)")
     swp.add_argument("--out", default="reports/sweeps", help="output directory")
     swp.set_defaults(func=_cmd_sweep)
+    ld = sub.add_parser("load", help="team scale: many training jobs on one shared tracking "
+                                     "server, and queries as its store grows (Locust; about 20 "
+                                     "minutes, --quick under 5)")
+    ld.add_argument("--quick", action="store_true",
+                    help="N = 1, 4, 16 writers and stores of 100 and 1,000 runs")
+    ld.add_argument("--load-target", help="your own MLflow-API server instead of the four the "
+                                          "harness starts on 127.0.0.1")
+    ld.add_argument("--load-workers", type=int, default=0,
+                    help="Locust workers on other machines to wait for (0: local processes)")
+    ld.add_argument("--load-bind", default="127.0.0.1",
+                    help="where the Locust master listens for --load-workers")
+    ld.add_argument("--out", default="reports/load", help="output directory")
+    ld.set_defaults(func=_cmd_load)
     cmp = sub.add_parser("compare", help="regression table between two results.json files "
                                          "from the same machine (e.g. before/after an upgrade)")
     cmp.add_argument("old", help="results.json before")

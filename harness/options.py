@@ -50,6 +50,12 @@ def training_run(text: str) -> dict[str, Any]:
     return out
 
 
+def load_workers(count: int) -> int:
+    if count < 0:
+        raise ValueError("--load-workers must be 0 (local) or a number of workers")
+    return count
+
+
 def key_values(pairs: Iterable[str]) -> dict[str, Any]:
     """``key=value`` pairs; values parsed as JSON when they parse (``3``, ``0.1``, ``true``)."""
     out: dict[str, Any] = {}
@@ -79,7 +85,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("tools", "comma-separated trackers (the none baseline and null floor always run)",
            ",".join(adapters.DEFAULT_TOOLS), csv_list),
     Option("scenarios", "comma-separated scenarios (e.g. mlflow:sqlite,mlflow:server-sqlite), "
-           "'all' (default), or 'first' (each tool's default scenario only)", None, csv_list),
+           "'default' (each tool's default scenarios: MLflow's four deployments, not FastTrackML "
+           "or the mitigation variants), 'all', or 'first' (each tool's first scenario only)",
+           None, csv_list),
     Option("profile", "lean: tool extras off, like for like; defaults: tools as they come",
            "lean", str, ("lean", "defaults")),
     # Five rounds: fewer cannot separate tools at a 5% family-wise error (three paired rounds
@@ -113,6 +121,17 @@ OPTIONS: tuple[Option, ...] = (
            "scenario, a 3-epoch workload, 3 interleaved repeats, no probes, reliability checks "
            "or projection check", False,
            action="store_true"),
+    Option("no-load", "skip the team-scale load stage (the quick one runs by default: about 5 "
+           "minutes; `trackbench load` runs the full curves)", False, action="store_true",
+           cli_only=True),
+    Option("load-target", "team scale: load your own MLflow-API server at this URL instead of "
+           "the four the harness starts on 127.0.0.1 (its store is not emptied)", None),
+    Option("load-workers", "team scale: Locust workers on other machines the master waits for "
+           "(start each with the command the run prints; 0: local processes, one per core)",
+           0, int),
+    Option("load-bind", "team scale: the address the Locust master listens on for "
+           "--load-workers (default 127.0.0.1: workers on this machine or through a tunnel)",
+           "127.0.0.1"),
     Option("postgres-uri", "your PostgreSQL (postgresql://user:pw@host:port/db) for "
            "mlflow:server-postgres-s3 instead of the embedded one", None),
     Option("s3-endpoint", "your S3 endpoint URL instead of the embedded SeaweedFS", None),
@@ -182,7 +201,7 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
         config = {"epochs": QUICK_EPOCHS, **config}
     return Plan(
         tools=get("tools"),
-        scenarios=get("scenarios") or (["first"] if quick else ["all"]),
+        scenarios=get("scenarios") or (["first"] if quick else ["default"]),
         profile=get("profile"),
         repeats=repeats,
         max_repeats=max_repeats,
@@ -196,5 +215,9 @@ def plan_from(values: Mapping[str, Any], prefix: str = "") -> Plan:
         crash_at=tuple(get("crash-at")),
         training_run=dict(get("training-run")),
         projection_check=not quick,
+        load=None if quick or get("no-load") else "quick",
+        load_target=get("load-target"),
+        load_workers=load_workers(get("load-workers")),
+        load_bind=get("load-bind"),
         external={name.replace("-", "_"): get(name) for name in EXTERNAL if get(name)},
     )

@@ -22,7 +22,8 @@ CRASH_AT = (0.2, 0.35, 0.5, 0.65, 0.8)
 @dataclass
 class Plan:
     tools: list[str]
-    scenarios: list[str] | None = None  # None or ["first"]: each tool's first; ["all"]: all
+    # None or ["first"]: each tool's first; ["default"]: each tool's default scenarios; ["all"]
+    scenarios: list[str] | None = None
     profile: str = "lean"
     repeats: int = 3
     # Extra rounds, up to this many repeats in all, for the tool:scenarios whose headline
@@ -43,6 +44,11 @@ class Plan:
     # The team's training run the report projects each tool's cost onto (--training-run).
     training_run: dict[str, Any] = field(default_factory=dict)
     projection_check: bool = True  # synthetic cells at a second size that check the projection
+    # The team-scale load stage: "quick" (in every default run), "full", or None (--no-load).
+    load: str | None = "quick"
+    load_target: str | None = None  # a team's own MLflow-API server instead of the four embedded
+    load_workers: int = 0  # Locust workers on other machines the master waits for (0: local)
+    load_bind: str = "127.0.0.1"  # where the Locust master listens for those workers
     # A team's own services instead of the embedded ones: postgres_uri, s3_endpoint, s3_bucket,
     # s3_access_key, s3_secret_key, tracking_uri.
     external: dict[str, str] = field(default_factory=dict)
@@ -84,10 +90,12 @@ def matrix(tools: Iterable[str], scenarios: list[str] | None) -> list[tuple[str,
             chosen = available[:1]
         elif "all" in wanted:
             chosen = available
+        elif "default" in wanted:
+            chosen = tuple(cls.default_scenarios or available)
         else:
             chosen = tuple(s for s in available if s in named)
         pairs.extend((tool, s) for s in chosen)
-    unknown = wanted - matched - {"all"}
+    unknown = wanted - matched - {"all", "default"}
     if scenarios and unknown:
         raise ValueError(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     return pairs
@@ -147,9 +155,21 @@ def invocation(plan: Plan, pairs: list[tuple[str, str]]) -> dict[str, Any]:
         "warmup": list(WARMUP), "require": list(plan.require),
         "training_run": TrainingRun.from_dict(plan.training_run).as_dict(),
         "projection_check": plan.projection_check,
+        "load": plan.load, "load_workers": plan.load_workers, "load_bind": plan.load_bind,
+        "load_target": redacted_uris(plan.load_target) if plan.load_target else None,
         "shapes": {f"{t}:{s}": team_shape(t, s, plan.external) for t, s in pairs
                    if t not in REFERENCE_TOOLS},
+        "not_run": not_run(t for t, _ in pairs),
     }
+
+
+def not_run(tools: Iterable[str]) -> dict[str, str]:
+    """``tool:scenario`` -> why the harness cannot run it here (an adapter's ``not_run``)."""
+    out: dict[str, str] = {}
+    for tool in dict.fromkeys(tools):
+        cls = adapters.load(tool)
+        out.update({f"{tool}:{s}": why for s, why in (cls.not_run if cls else {}).items()})
+    return out
 
 
 def team_shape(tool: str, scenario: str, external: Mapping[str, str]) -> str:
@@ -168,7 +188,7 @@ def team_shape(tool: str, scenario: str, external: Mapping[str, str]) -> str:
 # Plan fields a results file records, so ``--resume`` can rebuild the plan from it.
 RESUMABLE = ("profile", "repeats", "max_repeats", "time_budget_s", "workload", "workload_config",
              "timeout_s", "exit_grace_s", "probes", "reliability", "crash_at", "require",
-             "training_run", "projection_check")
+             "training_run", "projection_check", "load", "load_workers", "load_bind")
 
 
 def plan_from_results(data: Mapping[str, Any], external: Mapping[str, str]) -> Plan:

@@ -24,6 +24,7 @@ from harness.plan import Cell, Plan, matrix, with_reference_tools
 
 MARK = "benchmark_cell"
 RECORDS = pytest.StashKey[list[dict[str, Any]]]()
+LOAD = pytest.StashKey[dict[str, Any]]()  # the team-scale section (--trackbench-load)
 PREFIX = "trackbench_"
 
 
@@ -33,6 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run the comparative tracker benchmarks (pytest-benchmark underneath) "
                          "instead of the test suite")
     options.add_to(group.addoption, prefix=PREFIX)
+    group.addoption("--trackbench-load", action="store_true", default=False,
+                    help="with --benchmark: also the quick team-scale load stage (about 5 "
+                         "minutes), whose Team scale section joins the report")
     group.addoption("--trackbench-out", default="reports/benchmark",
                     help="where --benchmark writes results.json and REPORT.md")
 
@@ -40,6 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARK}: comparative benchmark, run by pytest --benchmark")
     config.stash[RECORDS] = []
+    config.stash[LOAD] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -54,8 +59,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def plan_of(config: pytest.Config) -> Plan:
     values = {name: config.getoption(name) for name in vars(config.option)
-              if name.startswith(PREFIX)}
-    return options.plan_from(values, prefix=PREFIX)
+              if name.startswith(PREFIX) and name != "trackbench_load"}
+    plan = options.plan_from(values, prefix=PREFIX)
+    plan.load = "quick" if config.getoption("trackbench_load") else None
+    return plan
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -102,6 +109,12 @@ def bench_records(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     return request.config.stash[RECORDS]
 
 
+@pytest.fixture
+def bench_load(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Where the team-scale benchmark puts its ``load`` section, for the session's report."""
+    return request.config.stash[LOAD]
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     records = config.stash.get(RECORDS, [])
@@ -123,6 +136,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         {r["tool"]: r.get("tool_version") for r in records},
     )
     data["cells"] = records
+    if config.stash.get(LOAD, {}):
+        data["load"] = config.stash[LOAD]
     baseline_overheads(data["cells"])
     out = Path(config.getoption("trackbench_out"))
     results.save(data, out / "results.json")

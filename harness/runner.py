@@ -42,6 +42,7 @@ from harness.stages import (
     server_outage,
     server_probes,
     sweeps,
+    team_scale,
     warm_up,
 )
 from harness.stages.context import StageContext
@@ -59,9 +60,11 @@ STAGES: tuple[ModuleType, ...] = (
     crash_safety,     # SIGKILL mid-run, then read back
     server_outage,    # the tracking server killed and restarted mid-run
     bad_input,        # odd values, names, steps, params and artifacts
+    team_scale,       # many jobs on one shared server; queries as its store grows (Locust)
 )
-# The stages of `trackbench sweep`.
+# The stages of `trackbench sweep` and of `trackbench load`.
 SWEEP_STAGES: tuple[ModuleType, ...] = (warm_up, sweeps)
+LOAD_STAGES: tuple[ModuleType, ...] = (team_scale,)
 
 
 @contextlib.contextmanager
@@ -154,3 +157,12 @@ def sweep(tools: Sequence[str], sweep_names: Sequence[str] | None = None, quick:
          "timeout_s": timeout_s, "argv": redacted_argv(sys.argv)},
         tool_versions(t for t, _ in pairs))
     return run_stages(SWEEP_STAGES, plan, pairs, data, out_path, progress)["records"]
+
+
+def load(plan: Plan, results_path: Path, progress: Callable[[str], None] = print,
+         resume: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``trackbench load``: the team-scale stage alone (``plan.load`` says quick or full), its
+    records in a results file of their own (no cells), rewritten after every level."""
+    data = resume or results.new_results(invocation(plan, []), {})
+    data["kind"] = "load"
+    return run_stages(LOAD_STAGES, plan, [], data, results_path, progress)

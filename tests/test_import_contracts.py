@@ -51,6 +51,8 @@ def test_the_contracts_are_kept() -> None:
     ("harness/report/markdown.py", "from harness.services import pool", "The report reads"),
     ("adapters/base.py", "import harness.results", "Adapters import nothing"),
     ("harness/results/stats.py", "import mlflow", "Only adapters/<tool>.py"),
+    ("harness/load/level.py", "import locust", "Only the locustfile imports Locust"),
+    ("harness/report/team_scale.py", "from harness.load import level", "The report reads"),
 ])
 def test_a_violation_breaks_a_contract(tmp_path: Path, module: str, line: str,
                                        contract: str) -> None:

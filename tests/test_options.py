@@ -18,7 +18,7 @@ def parse(*argv: str) -> argparse.Namespace:
 def test_defaults_run_every_scenario_of_the_four_tools_with_probes() -> None:
     plan = options.plan_from(vars(parse()))
     assert plan.tools == ["mlflow", "wandb", "neptune", "comet"]
-    assert plan.scenarios == ["all"] and plan.probes and plan.repeats == options.REPEATS == 5
+    assert plan.scenarios == ["default"] and plan.probes and plan.repeats == options.REPEATS == 5
     assert plan.projection_check and plan.training_run == {}
     assert plan.max_repeats == options.MAX_REPEATS
     assert plan.time_budget_s == 60 * options.TIME_BUDGET_MIN

@@ -152,8 +152,11 @@ def test_matrix_rejects_unknown_tools_and_scenarios() -> None:
     assert matrix(["none", "mlflow"], ["all"]) == [
         ("none", "baseline"), ("mlflow", "sqlite"), ("mlflow", "file"),
         ("mlflow", "server-sqlite"), ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml"),
-        ("mlflow", "sqlite+async"), ("mlflow", "sqlite+batch"), ("mlflow", "server-sqlite+async"),
-        ("mlflow", "server-sqlite+batch")]
+        ("mlflow", "fasttrackml-postgres"), ("mlflow", "sqlite+async"), ("mlflow", "sqlite+batch"),
+        ("mlflow", "server-sqlite+async"), ("mlflow", "server-sqlite+batch")]
+    assert matrix(["none", "mlflow"], ["default"]) == [
+        ("none", "baseline"), ("mlflow", "sqlite"), ("mlflow", "file"),
+        ("mlflow", "server-sqlite"), ("mlflow", "server-postgres-s3")]
     assert matrix(["mlflow"], ["mlflow:file", "server-sqlite"]) == [
         ("mlflow", "file"), ("mlflow", "server-sqlite")]
 

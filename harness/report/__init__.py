@@ -32,6 +32,7 @@ from harness.report import (
     server_side,
     stability,
     summary,
+    team_scale,
     training_cost,
 )
 from harness.report.page import Page
@@ -45,6 +46,7 @@ SECTIONS = (
     fidelity,  # what was kept of what was logged
     coverage,  # feature matrix (its evidence is a details page)
     crash,  # crash safety; server outage
+    team_scale,  # many jobs on one shared server: saturation, loss, queries as the store grows
     offline,  # network attempts while offline
     findings,  # failures, leftover processes, hangs, call errors
     stability,  # interval widths, ties, run-to-run repeatability
@@ -59,6 +61,10 @@ DETAILS = {
 }
 
 
+# REPORT.md of `trackbench load`: the team-scale figures alone.
+LOAD_SECTIONS = (team_scale, environment)
+
+
 def _page(sections: tuple, page: Page) -> str:
     return "\n".join(line for section in sections for line in section.render(page))
 
@@ -67,12 +73,15 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None,
            sweeps: Mapping[str, Any] | None = None) -> str:
     """REPORT.md as markdown; its charts (PNG) are written to ``chart_dir`` when given;
     ``sweeps`` (a sweeps.json of the same machine) is for the overhead details page."""
-    return _page(SECTIONS, Page(results, chart_dir, sweeps))
+    sections = LOAD_SECTIONS if results.get("kind") == "load" else SECTIONS
+    return _page(sections, Page(results, chart_dir, sweeps))
 
 
 def render_details(results: Mapping[str, Any], chart_dir: Path | None = None,
                    sweeps: Mapping[str, Any] | None = None) -> dict[str, str]:
     """Each details page (path relative to REPORT.md -> markdown); charts beside the page."""
+    if results.get("kind") == "load":
+        return {}
     return {name: "\n".join(["[← REPORT.md](../REPORT.md)", "",
                              _page(sections, Page(results, chart_dir, sweeps))])
             for name, sections in DETAILS.items()}

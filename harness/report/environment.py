@@ -21,9 +21,10 @@ def render(page: Page) -> list[str]:
         ["cpu", f"{machine['cpu_model']}, {machine['cpu_logical']} logical cores"],
         ["memory", fmt_bytes(machine["memory_bytes"])],
         ["load average at start", ", ".join(f"{x:.2f}" for x in machine["load_avg_at_start"])],
-        ["workload", f"{inv['workload']} {inv.get('workload_config') or ''}".strip()],
-        ["profile", inv["profile"]],
-        ["repeats", repeats_text(results)],
+        *([] if results.get("kind") == "load" else [
+            ["workload", f"{inv['workload']} {inv.get('workload_config') or ''}".strip()],
+            ["profile", inv["profile"]],
+            ["repeats", repeats_text(results)]]),
         *[[f"{tool} version", version or "not installed"]
           for tool, version in results["tools"].items() if tool not in REFERENCE_TOOLS],
     ]

@@ -13,6 +13,7 @@ from typing import Any
 from harness.report.coverage import anchor, label, probed
 from harness.report.page import Page
 from harness.results.derived import kept_fraction
+from harness.results.team_scale import scalability_verdict
 
 SEED = "seed/000_2be1d610ecdf44b5.txt"
 CONFIRMED, CONTRADICTED, UNTESTED = "confirmed", "contradicted", "not tested here"
@@ -140,7 +141,14 @@ def _alternative(tool: str) -> Callable[[Mapping[str, Any]], Verdict]:
 
 
 def _scalability(results: Mapping[str, Any]) -> Verdict:
-    return UNTESTED, "this run measures one workload size; `trackbench sweep` measures scaling"
+    """From the team-scale stage: whether MLflow's own servers stopped holding concurrent
+    training jobs within the levels tried (see Team scale)."""
+    verdict = scalability_verdict(results.get("load"))
+    if verdict is None:
+        return UNTESTED, ("no team-scale figures in these results (`trackbench load` measures "
+                          "them; `--no-load` skips the stage)")
+    found, evidence = verdict
+    return (CONFIRMED if found == "confirmed" else CONTRADICTED), evidence + " (Team scale)"
 
 
 def _drift(results: Mapping[str, Any]) -> Verdict:

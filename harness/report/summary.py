@@ -49,6 +49,10 @@ def _table(results: Mapping[str, Any]) -> list[str]:
             spread(values_of(ok, lambda c: c["blocked_s"]), fmt_s),
             fidelity_summary(cells), cov_text,
         ])
+    # Scenarios a tool has but this machine cannot run (e.g. a server shipped only as containers).
+    for label, reason in ((results.get("invocation") or {}).get("not_run") or {}).items():
+        rows.append([label, results["tools"].get(label.split(":")[0]) or "-",
+                     f"not run: {reason}", *["-"] * 5])
     return md_table(["tool:scenario", "version", "status", "overhead vs none",
                      "overhead % of this workload",
                      "blocked in log calls", "fidelity (worst repeat)", "coverage"], rows)

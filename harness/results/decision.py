@@ -15,6 +15,7 @@ from harness.results import ranking
 from harness.results.coverage import requirement_gaps
 from harness.results.derived import kept_fraction
 from harness.results.projection import TrainingRun, projected_rounds, projection
+from harness.results.team_scale import levels, saturation
 
 SHAPES = (
     ("solo", "One data scientist, no server"),
@@ -82,6 +83,23 @@ def _flags(results: Mapping[str, Any], label: str) -> list[str]:
                    if f"{c['tool']}:{c['scenario']}" == label)
     if attempts:
         flags.append(f"{attempts} network attempts while offline")
+    return flags + _team_scale_flags(results.get("load"), label.split("+")[0])
+
+
+def _team_scale_flags(load: Mapping[str, Any] | None, server: str) -> list[str]:
+    """A shared server that stopped holding concurrent jobs, or lost acknowledged points."""
+    if not load or not levels(load, server, "open") and not levels(load, server, "closed"):
+        return []
+    flags = []
+    first = saturation(load, server)["first_not_held"]
+    if first is not None:
+        held = saturation(load, server)["held"] or 0
+        flags.append(f"team scale: held {held} concurrent jobs, not {first['users']} "
+                     f"({first['why']})")
+    lost = sum((r.get("points") or {}).get("acked_lost", 0) for r in load["levels"]
+               if r["target"] == server)
+    if lost:
+        flags.append(f"team scale: {lost:,} acknowledged points lost")
     return flags
 
 

@@ -35,7 +35,7 @@ from harness.services.http import http_json
 HEALTH_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
 # The pool's names of the services that speak MLflow's REST API, and of those that are MLflow.
 MLFLOW_SERVERS = ("mlflow-server-sqlite", "mlflow-server-postgres-s3")
-REST_SERVERS = (*MLFLOW_SERVERS, "fasttrackml")
+REST_SERVERS = (*MLFLOW_SERVERS, "fasttrackml", "fasttrackml-postgres")
 
 
 def _api_ok(uri: str, auth: tuple[str, str] | None = None) -> bool:
@@ -228,11 +228,13 @@ class FastTrackMLServer(_Process):
     name = "fasttrackml"
 
     def __init__(self, workdir: Path, log_dir: Path, *, name: str | None = None,
-                 binary: str | None = None, start_timeout_s: float = 30.0) -> None:
+                 binary: str | None = None, database_uri: str | None = None,
+                 start_timeout_s: float = 30.0) -> None:
         super().__init__(workdir, log_dir, name)
         self.binary = binary or str(Path(sys.executable).with_name("fml"))
         self.start_timeout_s = start_timeout_s
         self._db = workdir / "fasttrackml.db"
+        self.database_uri = database_uri or f"sqlite://{self._db}"  # or postgres://...
         self._artifacts = workdir / "artifacts"
 
     def start(self) -> None:
@@ -240,13 +242,16 @@ class FastTrackMLServer(_Process):
             raise ServiceError(f"FastTrackML binary not found: {self.binary}")
         self.port = self._next_port()
         cmd = [self.binary, "server", "--listen-address", f"{LOOPBACK}:{self.port}",
-               "--database-uri", f"sqlite://{self._db}",
                "--default-artifact-root", str(self._artifacts)]
-        self._launch(cmd, _child_env(self.workdir, {}), lambda: _api_ok(self.uri),
-                     self.start_timeout_s)
+        # The database through the environment (FML_* is read like its flags), not the command
+        # line, which every local user can read: a PostgreSQL URI carries its password.
+        env = _child_env(self.workdir, {"FML_DATABASE_URI": self.database_uri})
+        self._launch(cmd, env, lambda: _api_ok(self.uri), self.start_timeout_s)
 
     def disk_bytes(self) -> int | None:
-        """Database (with its WAL files) plus artifacts."""
+        """Database (with its WAL files) plus artifacts; None when the database is PostgreSQL."""
+        if not self.database_uri.startswith("sqlite"):
+            return None
         files = [p for p in self.workdir.glob("fasttrackml.db*") if p.is_file()]
         artifacts = _dir_bytes(self._artifacts) if self._artifacts.exists() else 0
         return sum(p.stat().st_size for p in files) + artifacts

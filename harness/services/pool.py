@@ -118,4 +118,11 @@ class ServicePool:
             )
         if name == "fasttrackml":
             return FastTrackMLServer(workdir, logs)
+        if name == "fasttrackml-postgres":
+            # A database of its own: FastTrackML's tables have MLflow's names.
+            pg = self._started.get("postgres")
+            if not isinstance(pg, PostgresService):
+                raise ServiceError("fasttrackml-postgres runs on the embedded PostgreSQL only")
+            uri = pg.fresh_database("fasttrackml").replace("postgresql://", "postgres://", 1)
+            return FastTrackMLServer(workdir, logs, name=name, database_uri=uri)
         raise ServiceError(f"unknown service {name!r}")

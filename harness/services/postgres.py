@@ -73,14 +73,14 @@ def _libpq(uri: str) -> str:
     return f"postgresql://{rest}" if scheme.startswith("postgres") else uri
 
 
-def _connect(conninfo: str, autocommit: bool = False) -> psycopg.Connection:
+def connect(conninfo: str, autocommit: bool = False) -> psycopg.Connection:
     import psycopg  # imported here: only the PostgreSQL scenarios need it
 
     return psycopg.connect(conninfo, connect_timeout=5, autocommit=autocommit)
 
 
 def _select_1(conninfo: str) -> bool:
-    with _connect(conninfo) as conn:
+    with connect(conninfo) as conn:
         return conn.execute("select 1").fetchone() == (1,)
 
 
@@ -148,7 +148,7 @@ class PostgresService(Service):
             raise ServiceError(f"initdb failed ({code}):\n{log_tail(self.log_path)}")
 
     def _create_database(self) -> None:
-        with _connect(self._conninfo("postgres"), autocommit=True) as conn:
+        with connect(self._conninfo("postgres"), autocommit=True) as conn:
             if conn.execute("select 1 from pg_database where datname = %s",
                             (DATABASE,)).fetchone() is None:
                 conn.execute(f'create database "{DATABASE}"')
@@ -196,11 +196,28 @@ class PostgresService(Service):
 
     def disk_bytes(self) -> int | None:
         """Size of the ``mlflow`` database (not the cluster's catalogs and WAL)."""
+        return self.database_bytes(DATABASE)
+
+    def database_bytes(self, name: str) -> int | None:
+        """Size of database ``name``; None when the server is down."""
         if not self.pids():
             return None
-        with _connect(self._conninfo("postgres")) as conn:
-            row = conn.execute("select pg_database_size(%s)", (DATABASE,)).fetchone()
-        return int(row[0]) if row else None
+        with connect(self._conninfo("postgres")) as conn:
+            row = conn.execute("select pg_database_size(%s)", (name,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def fresh_database(self, name: str) -> str:
+        """A new, empty database ``name`` (dropped first if it exists): one store per load
+        level. Returns its libpq URI (``postgresql://``; add the driver for SQLAlchemy)."""
+        with connect(self._conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+            conn.execute(f'create database "{name}"')
+        return self._conninfo(name)
+
+    def drop_database(self, name: str) -> None:
+        if self.pids():
+            with connect(self._conninfo("postgres"), autocommit=True) as conn:
+                conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 class ExternalPostgres(Service):

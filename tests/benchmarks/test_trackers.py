@@ -59,6 +59,27 @@ def test_tracker(benchmark, bench_cell, bench_plan, bench_tmp, bench_services, b
 
 
 @pytest.mark.benchmark_cell
+def test_team_scale(benchmark, bench_plan, bench_load, tmp_path):
+    """The quick team-scale stage (``--trackbench-load``), timed as one round; its levels,
+    queries, cross-check and floor go into the session's report."""
+    if bench_plan.load is None:
+        pytest.skip("the team-scale stage runs with --trackbench-load")
+    from harness import results, runner
+    from harness.results.team_scale import saturation, targets
+
+    data = results.new_results({}, {})
+    benchmark.pedantic(lambda: runner.run_stages(runner.LOAD_STAGES, bench_plan, [], data,
+                                                 None, print),
+                       rounds=1, iterations=1, warmup_rounds=0)
+    bench_load.update(data["load"])
+    benchmark.extra_info.update({f"{t} held": saturation(data["load"], t)["held"]
+                                 for t in targets(data["load"])})
+    assert data["load"].get("done")
+    assert all(r["status"] in ("ok", "skipped") for r in data["load"]["levels"]), [
+        r.get("error") for r in data["load"]["levels"] if r["status"] not in ("ok", "skipped")]
+
+
+@pytest.mark.benchmark_cell
 def test_harness_cost_is_under_5_percent_of_the_fastest_tool(benchmark, bench_records, tmp_path):
     """The facade (ledger + timing) per log_metrics call, against the fastest tool's per-call
     median measured by the benchmarks above in this same session."""
