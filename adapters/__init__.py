@@ -21,6 +21,7 @@ _REGISTRY: dict[str, str] = {
     "wandb": "adapters.wandb:WandbAdapter",
     "neptune": "adapters.neptune:NeptuneAdapter",
     "comet": "adapters.comet:CometAdapter",
+    "trackio": "adapters.trackio:TrackioAdapter",
 }
 
 # The four trackers the project compares by default; `none` and `null` always run beside them.

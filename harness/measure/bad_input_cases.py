@@ -46,10 +46,15 @@ def points_of(case: Case) -> tuple[tuple[int, Any], ...]:
     return case.points or ((0, case.value),)
 
 
-# Order matters for tools that insist on increasing steps: the negative step comes first (so it
-# is tested as negative, not as "going back"), every single point is at step 0, the duplicate
-# steps at step 1; params next; artifacts last (the large one is the slowest).
+# Order matters. The param comes first, as a workload logs its config before its first metric
+# (trackio, for one, stores a run's config with its first metrics and drops later params: a
+# finding its read-back states, not what the long-value case tests). For tools that insist on
+# increasing steps, the negative step comes next (so it is tested as negative, not as "going
+# back"), every single point is at step 0, the duplicate steps at step 1; artifacts last (the
+# large one is the slowest).
 CASES: tuple[Case, ...] = (
+    Case("bi13", "param", f"{LONG_PARAM_CHARS:,}-char param value", "bi13_long_param",
+         "".join(chr(ord("a") + i % 26) for i in range(LONG_PARAM_CHARS))),
     Case("bi12", "steps", "negative step (-1)", "bi12_negative_step", points=((-1, 0.5),)),
     Case("bi00", "metric", "control: a plain float (0.25)", "bi00_control", 0.25),
     Case("bi01", "metric", "NaN", "bi01_nan", math.nan),
@@ -65,8 +70,6 @@ CASES: tuple[Case, ...] = (
          + "n" * (LONG_NAME_CHARS - len("bi10_long_")), 0.5),
     Case("bi11", "steps", "duplicate step (1.0 then 2.0 at step 1)", "bi11_duplicate_step",
          points=((1, 1.0), (1, 2.0))),
-    Case("bi13", "param", f"{LONG_PARAM_CHARS:,}-char param value", "bi13_long_param",
-         "".join(chr(ord("a") + i % 26) for i in range(LONG_PARAM_CHARS))),
     Case("bi14", "artifact", "empty (0-byte) artifact", "bi14_empty.bin", size=0),
     Case("bi15", "artifact", f"large ({LARGE_BYTES >> 20} MiB) artifact", "bi15_large.bin",
          size=LARGE_BYTES),

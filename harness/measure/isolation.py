@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 # Variables with these prefixes are removed: tool settings from the user's environment.
-STRIPPED_ENV_PREFIXES = ("WANDB_", "MLFLOW_", "NEPTUNE_", "COMET_", "AWS_", "AIM_", "CLEARML_")
+STRIPPED_ENV_PREFIXES = ("WANDB_", "MLFLOW_", "NEPTUNE_", "COMET_", "AWS_", "AIM_", "CLEARML_",
+                         "TRACKIO_", "HF_")
 # Each variable points under the process's own root directory.
 PRIVATE_DIRS = {
     "HOME": "home",
