@@ -21,6 +21,8 @@ _REGISTRY: dict[str, str] = {
     "wandb": "adapters.wandb:WandbAdapter",
     "neptune": "adapters.neptune:NeptuneAdapter",
     "comet": "adapters.comet:CometAdapter",
+    "aim": "adapters.aim:AimAdapter",
+    "clearml": "adapters.clearml:ClearmlAdapter",
     "trackio": "adapters.trackio:TrackioAdapter",
 }
 

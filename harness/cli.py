@@ -104,7 +104,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results_path = out / "results.json"
     try:
-        plan = Plan(tools=[], load="quick" if args.quick else "full",
+        plan = Plan(tools=["mlflow"], load="quick" if args.quick else "full",
                     load_target=args.load_target, load_workers=options.load_workers(
                         args.load_workers), load_bind=args.load_bind)
     except ValueError as exc:

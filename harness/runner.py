@@ -161,8 +161,9 @@ def sweep(tools: Sequence[str], sweep_names: Sequence[str] | None = None, quick:
 
 def load(plan: Plan, results_path: Path, progress: Callable[[str], None] = print,
          resume: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``trackbench load``: the team-scale stage alone (``plan.load`` says quick or full), its
-    records in a results file of their own (no cells), rewritten after every level."""
+    """``trackbench load``: the team-scale stage alone (``plan.load`` says quick or full; the
+    plan's tools name ``mlflow``, whose servers it loads), its records in a results file of
+    their own (no cells), rewritten after every level."""
     data = resume or results.new_results(invocation(plan, []), {})
     data["kind"] = "load"
     return run_stages(LOAD_STAGES, plan, [], data, results_path, progress)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 # Variables with these prefixes are removed: tool settings from the user's environment.
 STRIPPED_ENV_PREFIXES = ("WANDB_", "MLFLOW_", "NEPTUNE_", "COMET_", "AWS_", "AIM_", "CLEARML_",
-                         "TRACKIO_", "HF_")
+                         "TRACKIO_", "HF_", "__AIM_")
 # Each variable points under the process's own root directory.
 PRIVATE_DIRS = {
     "HOME": "home",

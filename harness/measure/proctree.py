@@ -45,10 +45,13 @@ class TreeStats:
 
 
 def _session_members(sid: int) -> list[psutil.Process]:
+    """The live processes of session ``sid`` but its leader; a zombie (exited, waiting to be
+    reaped: ClearML's reporter, the moment after close) is dead, not left running."""
     members = []
     for proc in psutil.process_iter():
         try:
-            if proc.pid != sid and os.getsid(proc.pid) == sid:
+            if (proc.pid != sid and os.getsid(proc.pid) == sid
+                    and proc.status() != psutil.STATUS_ZOMBIE):
                 members.append(proc)
         except (psutil.Error, ProcessLookupError, PermissionError):
             continue

@@ -99,8 +99,12 @@ def probe_auth(base_url: str, admin_user: str, admin_password: str) -> list[dict
     return probes
 
 
-def probe_anonymous(base_url: str) -> dict[str, Any]:
-    """A server as it runs (a team's own): does it answer a request without credentials?"""
-    status, _ = http_json("POST", base_url.rstrip("/") + API2 + "/experiments/search",
-                          {"max_results": 1}, None)
-    return _probe("anonymous POST experiments/search", 401, status, "no Authorization header")
+def probe_anonymous(base_url: str, path: str | None = None) -> dict[str, Any]:
+    """A server as it runs (a team's own, or one without an auth option): does it answer a
+    request without credentials? MLflow's experiments/search, or a GET of ``path``."""
+    if path is None:
+        status, _ = http_json("POST", base_url.rstrip("/") + API2 + "/experiments/search",
+                              {"max_results": 1}, None)
+        return _probe("anonymous POST experiments/search", 401, status, "no Authorization header")
+    status, _ = http_json("GET", base_url.rstrip("/") + path, None, None)
+    return _probe(f"anonymous GET {path}", 401, status, "no Authorization header")

@@ -12,16 +12,22 @@ from typing import Any
 
 import adapters
 from harness.results.coverage import entry
-from harness.services.mlflow_server import MLFLOW_SERVERS, REST_SERVERS
+from harness.services.mlflow_server import (
+    MLFLOW_SERVERS,
+    OTHER_SERVERS,
+    REST_SERVERS,
+    TRACKING_SERVERS,
+)
 
 AUTH_DOCS = "https://mlflow.org/docs/latest/self-hosting/security/basic-http-auth/"
 
 
-def server_of(tool: str, scenario: str) -> str | None:
-    """The service of the scenario that speaks MLflow's REST API (read from the adapter)."""
+def server_of(tool: str, scenario: str, among: tuple[str, ...] = REST_SERVERS) -> str | None:
+    """The service of the scenario that speaks MLflow's REST API (read from the adapter), or,
+    with ``among=TRACKING_SERVERS``, its tracking server of any protocol."""
     cls = adapters.load(tool)
     names = cls.services_for(scenario) if cls is not None else ()
-    return next((n for n in names if n in REST_SERVERS), None)
+    return next((n for n in names if n in among), None)
 
 
 def _rest_entry(probes: Any) -> dict[str, Any]:
@@ -29,6 +35,9 @@ def _rest_entry(probes: Any) -> dict[str, Any]:
         return entry("error", probes["error"])
     works = [p for p in probes if p["outcome"] == "works"]
     gone = [f"{p['method']} {p['endpoint']}" for p in probes if p["outcome"] == "gone"]
+    if len(gone) == len(probes):  # a server of another protocol: no such API at all
+        return entry("absent", f"none of the {len(probes)} REST endpoint probes exists on "
+                     f"this server (404/405): {', '.join(gone)}")
     status = "verified" if any("log-metric" in p["endpoint"] for p in works) else "error"
     evidence = f"{len(works)}/{len(probes)} endpoint probes work over plain HTTP"
     return entry(status, evidence + (f"; gone: {', '.join(gone)}" if gone else ""))
@@ -70,16 +79,27 @@ def _own_auth_entries(probe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def _open_server_entries(probe: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A server with no auth option, as the harness runs it (Aim's): anonymous access."""
+    where = f"the scenario's own server: {probe['probe']}: HTTP {probe['status']}"
+    if probe["status"] != 200:
+        return {"auth": entry("error", where), "isolation": entry("error", where)}
+    return {"auth": entry("absent", f"{where}; the server has no auth option"),
+            "isolation": entry("absent", f"{where}: any client reaches every run")}
+
+
 def coverage_for(label: str, server_probes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Coverage entries these probes give the scenario ``label`` (empty for serverless ones)."""
     tool, _, scenario = label.rpartition(":")
-    server = server_of(tool, scenario)
+    server = server_of(tool, scenario, TRACKING_SERVERS)
     label = f"{tool}:{scenario.partition('+')[0]}"  # a variant is probed as its base
     if server is None or label not in server_probes.get("rest_api", {}):
         return {}
     entries = {"rest-api": _rest_entry(server_probes["rest_api"][label])}
     own = (server_probes.get("own_auth") or {}).get(label)
-    if own is not None:
+    if own is not None and server in OTHER_SERVERS:
+        entries.update(_open_server_entries(own))
+    elif own is not None:
         entries.update(_own_auth_entries(own))
     elif server in MLFLOW_SERVERS:
         entries.update(_auth_entries(server_probes.get("auth")))

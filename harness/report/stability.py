@@ -24,9 +24,13 @@ def _page_one_repeated(results: Mapping[str, Any]) -> list[str]:
     orders = sum(len(s["ordered"]) for s in now.values())
     earlier = sum(len(s.get("ordered", [])) for s in before.values())
     if not verdict["changed_sets"] and not verdict["contradicted"]:
+        sets = "; ".join(f"{dict(decision.SHAPES)[key]}: "
+                         f"{', '.join(shape['qualifying']) or 'none'}"
+                         for key, shape in now.items())
         return [f"**Page one repeated** against the previous run: the same tool:scenarios "
-                f"qualify in every team shape, and none of the orderings either run calls "
-                f"significant ({orders} now, {earlier} then) is reversed in the other.", ""]
+                f"qualify in every team shape ({sets}), and none of the orderings either run "
+                f"calls significant among the tool:scenarios page one lists, qualifying or "
+                f"closest ({orders} now, {earlier} then), is reversed in the other.", ""]
     lines = ["**Page one did not repeat** against the previous run:", ""]
     titles = dict(decision.SHAPES)
     lines += [f"- {titles[key]}: a different set qualifies (now "

@@ -146,15 +146,18 @@ def summary(results: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for shape in decide(results):
         qualifying = sorted(r.label for g in shape.groups for r in g)
-        out[shape.key] = {"qualifying": qualifying,
-                          "ordered": sorted(map(list, ranking.significant_pairs(rounds,
-                                                                                qualifying)))}
+        # When none qualifies, page one orders the closest: that order must repeat too.
+        closest = sorted(r.label for g in shape.others for r in g)
+        out[shape.key] = {"qualifying": qualifying, "closest": closest,
+                          "ordered": sorted(map(list, ranking.significant_pairs(
+                              rounds, qualifying + closest)))}
     return out
 
 
 def repeats(now: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
-    """Whether page one repeated: the same qualifying sets, and no pair of tool:scenarios that
-    one run calls significantly different in the opposite order in the other."""
+    """Whether page one repeated: the same qualifying sets, and no pair of tool:scenarios on
+    page one (qualifying or closest) that one run calls significantly different in the opposite
+    order in the other."""
     changed, contradicted = [], []
     for key, _ in SHAPES:
         mine, theirs = now.get(key) or {}, before.get(key) or {}

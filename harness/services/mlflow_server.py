@@ -36,6 +36,10 @@ HEALTH_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
 # The pool's names of the services that speak MLflow's REST API, and of those that are MLflow.
 MLFLOW_SERVERS = ("mlflow-server-sqlite", "mlflow-server-postgres-s3")
 REST_SERVERS = (*MLFLOW_SERVERS, "fasttrackml", "fasttrackml-postgres")
+# Every tracking server a scenario can run (the outage check kills and restarts each), and
+# those among them that speak another protocol than MLflow's (their probe path: no auth there).
+OTHER_SERVERS = {"aim-server": "/client/get-version/"}
+TRACKING_SERVERS = (*REST_SERVERS, *OTHER_SERVERS)
 
 
 def _api_ok(uri: str, auth: tuple[str, str] | None = None) -> bool:

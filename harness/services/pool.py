@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from harness.services.aim_server import AimServer
 from harness.services.base import Service, ServiceError, error_text
 from harness.services.mlflow_server import ExternalTrackingServer, FastTrackMLServer, MlflowServer
 from harness.services.postgres import ExternalPostgres, PostgresService
@@ -125,4 +126,6 @@ class ServicePool:
                 raise ServiceError("fasttrackml-postgres runs on the embedded PostgreSQL only")
             uri = pg.fresh_database("fasttrackml").replace("postgresql://", "postgres://", 1)
             return FastTrackMLServer(workdir, logs, name=name, database_uri=uri)
+        if name == "aim-server":
+            return AimServer(workdir, logs)
         raise ServiceError(f"unknown service {name!r}")

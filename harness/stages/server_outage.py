@@ -23,7 +23,7 @@ from harness.measure.tracker import Ledger
 from harness.plan import Cell, Plan
 from harness.probes.server_coverage import server_of
 from harness.services.base import Service, error_text
-from harness.services.mlflow_server import REST_SERVERS
+from harness.services.mlflow_server import TRACKING_SERVERS
 from harness.services.pool import ServicePool
 from harness.stages.context import StageContext
 from harness.stages.pair_loop import NO_KILL_POINT, at_kill_point, pending, run_pairs, skip_reason
@@ -39,7 +39,7 @@ SKIPPED = {
 
 def _server(services: Mapping[str, Service]) -> tuple[str, Service | None]:
     """The pool's name and the service of the scenario's tracking server (None: none)."""
-    return next(((name, svc) for name, svc in services.items() if name in REST_SERVERS),
+    return next(((name, svc) for name, svc in services.items() if name in TRACKING_SERVERS),
                 ("", None))
 
 
@@ -142,7 +142,8 @@ def estimate_s(ctx: StageContext) -> float:
     if not ctx.plan.reliability:
         return 0.0
     return sum(2.5 * ctx.cell_s(f"{t}:{s}") for t, s in pending(ctx.data, KEY, ctx.pairs)
-               if server_of(t, s) is not None and skip_reason(s, SKIPPED) is None)
+               if server_of(t, s, TRACKING_SERVERS) is not None
+               and skip_reason(s, SKIPPED) is None)
 
 
 def run(ctx: StageContext) -> None:
@@ -163,7 +164,7 @@ def run(ctx: StageContext) -> None:
                      + (f" ({str(record['error'])[:90]})" if record.get("error") else ""))
 
     action = f"server killed and restarted at log_metrics call {(kill_after or 0) + 1}"
-    servers = [(t, s) for t, s in ctx.pairs if server_of(t, s) is not None]
+    servers = [(t, s) for t, s in ctx.pairs if server_of(t, s, TRACKING_SERVERS) is not None]
     run_pairs(ctx, KEY, servers, measure, skip=SKIPPED, finished=finished,
               blocked=None if kill_after is not None else NO_KILL_POINT,
               started=lambda label: ctx.progress(f"server outage: {label}, {action}"))

@@ -14,7 +14,12 @@ from harness.probes.auth import probe_anonymous, probe_auth
 from harness.probes.rest import probe_rest_api
 from harness.probes.server_coverage import server_of
 from harness.services.base import ServiceError
-from harness.services.mlflow_server import MLFLOW_SERVERS, MlflowServer
+from harness.services.mlflow_server import (
+    MLFLOW_SERVERS,
+    OTHER_SERVERS,
+    TRACKING_SERVERS,
+    MlflowServer,
+)
 from harness.stages.context import StageContext
 
 
@@ -31,7 +36,7 @@ def probe(ctx: StageContext) -> dict[str, Any]:
     out: dict[str, Any] = {"rest_api": {}, "auth": None, "own_auth": {}}
     needs_auth_probe = False
     for tool, scenario in ctx.pairs:
-        server = server_of(tool, scenario)
+        server = server_of(tool, scenario, TRACKING_SERVERS)
         if server is None or "+" in scenario:  # a variant shares its base scenario's server
             continue
         needs_auth_probe |= server in MLFLOW_SERVERS
@@ -41,10 +46,16 @@ def probe(ctx: StageContext) -> dict[str, Any]:
         except ServiceError as exc:
             out["rest_api"][label] = {"error": str(exc)}
             continue
-        uri = service.endpoints()["tracking_uri"]
+        # A server of another protocol is probed over plain HTTP too: whether it has MLflow's
+        # REST API, and whether it answers without credentials.
+        uri = (service.endpoints()["aim_server_uri"].replace("aim://", "http://", 1)
+               if server in OTHER_SERVERS
+               else service.endpoints()["tracking_uri"])
         ctx.progress(f"probing the REST API of {label}")
         out["rest_api"][label] = probe_rest_api(uri)
-        if not service.pids():  # a team's own server: its access control is probed as it runs
+        if server in OTHER_SERVERS:
+            out["own_auth"][label] = probe_anonymous(uri, OTHER_SERVERS[server])
+        elif not service.pids():  # a team's own server: its access control, as it runs
             out["own_auth"][label] = probe_anonymous(uri)
     if needs_auth_probe:
         ctx.progress("probing MLflow basic-auth on a server started with --app-name basic-auth")

@@ -31,15 +31,21 @@ FILL_BUDGET_S = {"quick": 60.0, "full": 300.0}  # per store size: a slow server 
 LOCUST_START_S = 3.0  # from the generator's start until its users are logging
 
 
+def _wanted(ctx: StageContext) -> bool:
+    """The stage loads MLflow-API servers: it runs when the plan compares MLflow (or names a
+    team's own server), and is not done yet."""
+    plan = ctx.plan
+    return (plan.load is not None and bool(plan.load_target or "mlflow" in plan.tools)
+            and not ctx.data.get("load", {}).get("done"))
+
+
 def estimate_s(ctx: StageContext) -> float:
-    mode = ctx.plan.load
-    return 0.0 if mode is None or "load" in ctx.data and ctx.data["load"].get("done") \
-        else ESTIMATE_S[mode]
+    return ESTIMATE_S[ctx.plan.load] if _wanted(ctx) and ctx.plan.load else 0.0
 
 
 def run(ctx: StageContext) -> None:
     mode = ctx.plan.load
-    if mode is None or ctx.data.get("load", {}).get("done"):
+    if not _wanted(ctx) or mode is None:
         return
     spec = SPECS[mode]
     if ctx.plan.load_target:
