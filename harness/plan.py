@@ -44,8 +44,9 @@ class Plan:
     # The team's training run the report projects each tool's cost onto (--training-run).
     training_run: dict[str, Any] = field(default_factory=dict)
     projection_check: bool = True  # synthetic cells at a second size that check the projection
-    # The team-scale load stage: "quick" (in every default run), "full", or None (--no-load).
-    load: str | None = "quick"
+    # The team-scale load stage: "quick" (the CLI's default run), "full", or None (--no-load,
+    # and any plan built in code that does not ask for it).
+    load: str | None = None
     load_target: str | None = None  # a team's own MLflow-API server instead of the four embedded
     load_workers: int = 0  # Locust workers on other machines the master waits for (0: local)
     load_bind: str = "127.0.0.1"  # where the Locust master listens for those workers

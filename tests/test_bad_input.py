@@ -123,7 +123,7 @@ def test_variants_fed_once_per_tool_and_never_batch() -> None:
     assert bad_input_stage.bad_input_pairs(pairs) == [
         ("mlflow", "sqlite"), ("mlflow", "file"), ("mlflow", "server-sqlite"),
         ("mlflow", "server-postgres-s3"), ("mlflow", "fasttrackml"),
-        ("mlflow", "server-sqlite+async")]
+        ("mlflow", "fasttrackml-postgres"), ("mlflow", "server-sqlite+async")]
     only = matrix(["mlflow", "wandb"], ["sqlite+async", "sqlite+batch", "offline"])
     assert bad_input_stage.bad_input_pairs(only) == [
         ("mlflow", "sqlite+async"), ("wandb", "offline")]
