@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     swp.set_defaults(func=_cmd_sweep)
     ld = sub.add_parser("load", help="team scale: many training jobs on one shared tracking "
                                      "server, and queries as its store grows (Locust; about 20 "
-                                     "minutes, --quick under 5)")
+                                     "minutes, --quick about 6)")
     ld.add_argument("--quick", action="store_true",
                     help="N = 1, 4, 16 writers and stores of 100 and 1,000 runs")
     ld.add_argument("--load-target", help="your own MLflow-API server instead of the four the "
