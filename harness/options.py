@@ -121,7 +121,7 @@ OPTIONS: tuple[Option, ...] = (
            "scenario, a 3-epoch workload, 3 interleaved repeats, no probes, reliability checks "
            "or projection check", False,
            action="store_true"),
-    Option("no-load", "skip the team-scale load stage (the quick one runs by default: about 5 "
+    Option("no-load", "skip the team-scale load stage (the quick one runs by default: about 6 "
            "minutes; `trackbench load` runs the full curves)", False, action="store_true",
            cli_only=True),
     Option("load-target", "team scale: load your own MLflow-API server at this URL instead of "
