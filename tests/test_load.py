@@ -103,9 +103,12 @@ def test_generator_bound_rule() -> None:
     assert generator_bound(6.0, 10.0, 2, server_cpu_s=9.0, machine_cpu=0.95) is None
 
 
-def test_a_generator_bound_level_is_flagged(tmp_path: Path, backends: targets.Backends) -> None:
-    """One Locust process, many closed-loop users on a fast server: the generator's own core is
-    the limit, and the record says so with the figures it used."""
+def test_a_real_level_applies_the_generator_bound_rule(tmp_path: Path,
+                                                       backends: targets.Backends) -> None:
+    """One Locust process, many closed-loop users on a fast server: the record carries the
+    generator's and the server's measured CPU, and its flag is the rule applied to them (whether
+    this machine's one core is then the limit depends on its speed: the rule's own test above
+    pins both outcomes)."""
     target = targets.fresh("mlflow:fasttrackml", "g", tmp_path / "servers", tmp_path / "logs",
                            backends)
     try:
@@ -117,8 +120,8 @@ def test_a_generator_bound_level_is_flagged(tmp_path: Path, backends: targets.Ba
     assert gen["bound"] == (generator_bound(gen["cpu_s"], record["wall_s"], 1,
                                             record["server"]["cpu_s"],
                                             record["machine_cpu"]) is not None)
-    assert gen["bound"], (gen, record["server"], record["machine_cpu"])
-    assert "core" in gen["why"] or "machine" in gen["why"]
+    assert gen["cpu_s"] > 0 and record["server"]["cpu_s"] > 0 and 0 < record["machine_cpu"] <= 1
+    assert (gen["why"] is not None) == gen["bound"]
 
 
 TINY = spec.LoadSpec("quick", users=(1, 2), seconds=2.0, store_sizes=(10, 30), query_repeats=3,

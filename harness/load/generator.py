@@ -28,7 +28,7 @@ from harness.load.errors import error_kind
 from harness.measure.isolation import private_env
 from harness.measure.netguard import GuardLog, guard_env
 from harness.measure.proctree import TreeSampler, stop_processes
-from harness.services.base import tree
+from harness.services.base import free_port, tree
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 # Past --run-time: the users' last requests (--stop-timeout), the workers' final reports and
@@ -146,7 +146,12 @@ def command(host: str, load: Load, experiment: str, prefix: Path,
         if dist.port:
             cmd += ["--master-bind-port", str(dist.port)]
     elif dist.processes > 1:
-        cmd += ["--processes", str(dist.processes)]
+        # The master and its forked workers talk over TCP: on 127.0.0.1 and a free port, never
+        # Locust's default (every interface, port 5557, which two runs cannot share).
+        port = dist.port or free_port()
+        cmd += ["--processes", str(dist.processes), "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", str(port), "--master-host", "127.0.0.1",
+                "--master-port", str(port)]
     return cmd
 
 
