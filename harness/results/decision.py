@@ -91,10 +91,9 @@ def _team_scale_flags(load: Mapping[str, Any] | None, server: str) -> list[str]:
     if not load or not levels(load, server, "open") and not levels(load, server, "closed"):
         return []
     flags = []
-    first = saturation(load, server)["first_not_held"]
-    if first is not None:
-        held = saturation(load, server)["held"] or 0
-        flags.append(f"team scale: held {held} concurrent jobs, not {first['users']} "
+    sat = saturation(load, server)
+    if (first := sat["first_not_held"]) is not None:
+        flags.append(f"team scale: held {sat['held'] or 0} concurrent jobs, not {first['users']} "
                      f"({first['why']})")
     lost = sum((r.get("points") or {}).get("acked_lost", 0) for r in load["levels"]
                if r["target"] == server)

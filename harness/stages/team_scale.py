@@ -58,7 +58,7 @@ def run(ctx: StageContext) -> None:
         data.setdefault(key, [])
     data.setdefault("floor", {})
     data.setdefault("failures", [])
-    backends = Backends(ctx.tmp_root / "load" / "backends", _log_dir(ctx))
+    backends = Backends(ctx.tmp_root / "load" / "backends", ctx.pool.log_dir)
     try:
         for index, label in enumerate(spec.targets):
             _target_work(ctx, spec, label, backends, data,
@@ -70,10 +70,6 @@ def run(ctx: StageContext) -> None:
         backends.close()
 
 
-def _log_dir(ctx: StageContext) -> Any:
-    return (ctx.results_path.parent if ctx.results_path else ctx.tmp_root) / "service-logs"
-
-
 def _dist(ctx: StageContext, users: int) -> Distribution:
     if ctx.plan.load_workers:
         return Distribution(workers=ctx.plan.load_workers, bind=ctx.plan.load_bind)
@@ -83,7 +79,7 @@ def _dist(ctx: StageContext, users: int) -> Distribution:
 def _target(ctx: StageContext, label: str, key: str, backends: Backends) -> Target:
     if label == "external":
         return external(ctx.plan.load_target or "")
-    return fresh(label, key, ctx.tmp_root / "load" / "servers", _log_dir(ctx), backends)
+    return fresh(label, key, ctx.tmp_root / "load" / "servers", ctx.pool.log_dir, backends)
 
 
 def _slug(label: str) -> str:
