@@ -21,6 +21,7 @@ from harness.load.generator import Distribution, Load
 from harness.load.level import generator_bound
 from harness.plan import Plan
 from harness.results.team_scale import not_held, saturation, scalability_verdict
+from harness.services.http import http_json
 
 # Found, not imported: Locust patches the standard library with gevent as it imports (it runs
 # in its own processes), which would break every later test of this session.
@@ -72,11 +73,29 @@ def test_an_open_loop_job_steps_at_its_rate(tmp_path: Path, backends: targets.Ba
     assert record["points"]["stored"] == record["points"]["sent"]
 
 
+def _kill_once_logging(target: targets.Target, timeout_s: float = 60.0) -> None:
+    """Kill the server once a job has a run on it (a fixed delay can fall before Locust's users
+    start on a busy machine): a level with nothing to read back would prove nothing."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _, found = http_json("POST", f"{target.uri}/api/2.0/mlflow/experiments/search",
+                             {"max_results": 100}, timeout_s=5.0)
+        listed = found.get("experiments", []) if isinstance(found, dict) else []
+        ids = [e["experiment_id"] for e in listed]
+        _, runs = http_json("POST", f"{target.uri}/api/2.0/mlflow/runs/search",
+                            {"experiment_ids": ids, "max_results": 1}, timeout_s=5.0)
+        if isinstance(runs, dict) and runs.get("runs"):
+            time.sleep(0.5)
+            break
+        time.sleep(0.1)
+    target.server.kill()
+
+
 def test_a_server_killed_mid_level_is_recorded_not_raised(tmp_path: Path,
                                                           backends: targets.Backends) -> None:
     target = targets.fresh("mlflow:fasttrackml", "k", tmp_path / "servers", tmp_path / "logs",
                            backends)
-    killer = threading.Timer(1.5, target.server.kill)
+    killer = threading.Thread(target=_kill_once_logging, args=(target,))
     killer.start()
     try:
         record = level.measure(target, Load(users=2, seconds=3.0, steps=20, metrics=4),
