@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from harness.services.aim_server import AimServer
-from harness.services.base import Service, ServiceError, error_text
+from harness.services.base import Service, ServiceError, error_text, tree
 from harness.services.mlflow_server import ExternalTrackingServer, FastTrackMLServer, MlflowServer
 from harness.services.postgres import ExternalPostgres, PostgresService
 from harness.services.s3 import ExternalS3, S3Service
@@ -50,6 +50,11 @@ class ServicePool:
                 self._started[name] = self._start(name, upstream)
             out[name] = self._started[name]
         return out
+
+    def pids(self) -> set[int]:
+        """Every process of the running services (their trees)."""
+        return {proc.pid for service in self._started.values() for root in service.pids()
+                for proc in tree(root)}
 
     def failed(self, name: str, reason: str) -> None:
         """Take a started service out of the run (a server that did not come back after the

@@ -16,6 +16,7 @@ from typing import Any
 from adapters.base import REFERENCE_TOOLS
 from harness.plan import Plan
 from harness.services.base import Service, ServiceError
+from harness.stages.cell_batch import in_order
 from harness.stages.context import StageContext
 
 Measure = Callable[[str, str, Mapping[str, Service]], dict[str, Any]]
@@ -85,20 +86,32 @@ def _cannot_run(ctx: StageContext, base: dict[str, Any], skip: str | None, block
 
 def run_pairs(ctx: StageContext, key: str, pairs: Iterable[tuple[str, str]], measure: Measure,
               *, started: Callable[[str], None], finished: Callable[[int, int, dict], None],
-              skip: Mapping[str, str] | None = None, blocked: str | None = None) -> None:
-    """``measure(tool, scenario, services)`` for each pending pair; ``skip``: scenario or
-    "+variant" -> why it is not run; ``blocked``: why no pair can run (a precondition unmet).
-    ``started(label)`` and ``finished(index, count, record)`` tell the progress."""
+              skip: Mapping[str, str] | None = None, blocked: str | None = None,
+              workers: int = 1) -> None:
+    """``measure(tool, scenario, services)`` for each pending pair, ``workers`` at a time;
+    ``skip``: scenario or "+variant" -> why it is not run; ``blocked``: why no pair can run (a
+    precondition unmet). ``started(label)`` and ``finished(index, count, record)`` tell the
+    progress; records are kept in the pairs' order."""
     records = ctx.data["reliability"].setdefault(key, [])
     missing = ctx.unavailable()
     todo = pending(ctx.data, key, pairs)
-    for index, (tool, scenario) in enumerate(todo, 1):
+    count = 0
+
+    def prepare(pair: tuple[str, str]) -> Callable[[], dict[str, Any]]:
+        tool, scenario = pair
         base = {"tool": tool, "scenario": scenario, "tool_version": ctx.data["tools"].get(tool)}
         record, services = _cannot_run(ctx, base, skip_reason(scenario, skip or {}), blocked,
                                        missing)
-        if record is None:
-            started(f"{tool}:{scenario}")
-            record = measure(tool, scenario, services)
+        if record is not None:
+            return lambda: record
+        started(f"{tool}:{scenario}")
+        return lambda: measure(tool, scenario, services)
+
+    def done(_pair: tuple[str, str], record: dict[str, Any]) -> None:
+        nonlocal count
+        count += 1
         records.append(record)
         ctx.save()
-        finished(index, len(todo), record)
+        finished(count, len(todo), record)
+
+    in_order(ctx, todo, prepare, done, workers)
