@@ -43,10 +43,18 @@ def test_round_trip(tool: str, tmp_root: Path) -> None:
     assert record["leftover_processes"] == []
     assert record["logged"] == {"params": 4, "points": 100, "artifacts": 1}
     fid = record["fidelity"]
-    assert fid["params"]["kept"] == 4, fid["params"]["examples"]
-    assert fid["points"]["kept"] == 100, fid["points"]["examples"]
+    # Every value is found again; one the tool alters (TensorBoard keeps float32) is there, and
+    # the adapter's read-back says why in its notes, which the report lists under Fidelity.
+    for kind, logged in (("params", 4), ("points", 100)):
+        assert fid[kind]["missing"] == fid[kind]["extra"] == 0, fid[kind]["examples"]
+        assert fid[kind]["kept"] + fid[kind]["altered"] == logged, fid[kind]["examples"]
+        if fid[kind]["altered"]:
+            assert record.get("notes"), f"{kind} altered with no note: {fid[kind]['examples']}"
     artifacts = fid["artifacts"]
-    assert artifacts["kept"] + artifacts["referenced"] == 1, artifacts["examples"]
+    # Kept (bytes back from the tool's storage), referenced (said so), or refused by a tool
+    # that stores no files (Unsupported): never counted as kept.
+    assert (artifacts["kept"] + artifacts["referenced"] + artifacts.get("unsupported", 0)
+            == 1), artifacts["examples"]
     assert artifacts["altered"] == artifacts["missing"] == 0, artifacts["examples"]
     assert record["disk_bytes"] > 0 and record["cpu_s"] > 0
     for key in ("import_s", "init_s", "finish_s", "e2e_s", "blocked_s"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.base import StoredRun
@@ -84,10 +84,11 @@ def _matched(logged: list[tuple[str, int, Any]], have: Mapping[tuple[str, int], 
 
 
 def first_lost(ledger: Ledger, stored: StoredRun) -> int | None:
-    """Index in the ledger of the first point not stored as logged (None: all kept)."""
-    for index, (point, got) in enumerate(zip(ledger.points, _matched(
-            ledger.points, _stored_points(stored.metrics)), strict=True)):
-        if got is None or not same_value(point[2], got[0]):
+    """Index in the ledger of the first point the store does not hold at all (None: none
+    missing). A point stored with an altered value (a float32 store) survived: fidelity, not
+    crash safety, reports the alteration."""
+    for index, got in enumerate(_matched(ledger.points, _stored_points(stored.metrics))):
+        if got is None:
             return index
     return None
 
@@ -113,10 +114,13 @@ def _compare_points(
 
 
 def _compare_artifacts(logged: Mapping[str, str], stored: Mapping[str, str],
-                       referenced: Mapping[str, str]) -> dict[str, Any]:
-    result = {**_kind_result(len(logged)), "referenced": 0}
+                       referenced: Mapping[str, str],
+                       unsupported: Sequence[str] = ()) -> dict[str, Any]:
+    result = {**_kind_result(len(logged)), "referenced": 0, "unsupported": 0}
     for name, digest in logged.items():
-        if name not in stored and name in referenced:
+        if name not in stored and name in unsupported:
+            _note(result, "unsupported", f"{name} (the tool stores no files)")
+        elif name not in stored and name in referenced:
             _note(result, "referenced", f"{name} -> {referenced[name]} (not stored)")
         elif name not in stored:
             _note(result, "missing", name)
@@ -130,10 +134,11 @@ def _compare_artifacts(logged: Mapping[str, str], stored: Mapping[str, str],
 
 
 def compare(ledger: Ledger, stored: StoredRun) -> dict[str, dict[str, Any]]:
-    """Per kind: logged, kept, missing, altered, extra (artifacts: referenced), and a few
-    examples of each difference."""
+    """Per kind: logged, kept, missing, altered, extra (artifacts: referenced, and unsupported:
+    refused by a tool that stores no files), and a few examples of each difference."""
     return {
         "params": _compare_params(ledger.params, stored.params),
         "points": _compare_points(ledger.points, stored.metrics),
-        "artifacts": _compare_artifacts(ledger.artifacts, stored.artifacts, stored.referenced),
+        "artifacts": _compare_artifacts(ledger.artifacts, stored.artifacts, stored.referenced,
+                                        ledger.unsupported),
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.base import TrackerAdapter, sha256_file
+from adapters.base import TrackerAdapter, Unsupported, sha256_file
 
 MAX_ERRORS_KEPT = 20
 
@@ -41,6 +41,9 @@ class Ledger:
     params: dict[str, Any] = field(default_factory=dict)
     points: list[tuple[str, int, Any]] = field(default_factory=list)  # (key, step, value)
     artifacts: dict[str, str] = field(default_factory=dict)  # name -> sha256
+    # Artifacts whose log call the tool refused as a feature it lacks (Unsupported): not kept,
+    # and said so, rather than counted as lost.
+    unsupported: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -54,6 +57,7 @@ class Ledger:
             "params": self.params,
             "points": [list(p) for p in self.points],
             "artifacts": self.artifacts,
+            "unsupported": self.unsupported,
         }
 
     @classmethod
@@ -62,6 +66,7 @@ class Ledger:
             params=dict(data["params"]),
             points=[(k, int(s), v) for k, s, v in data["points"]],
             artifacts=dict(data["artifacts"]),
+            unsupported=list(data.get("unsupported", [])),
         )
 
 
@@ -85,6 +90,7 @@ class Tracker:
         self._metric_ns = self.call_ns["metrics"]
         self.call_errors: list[str] = []
         self.error_count = 0
+        self._last_error: type[Exception] | None = None
         self._clock = clock
 
     def _call(self, kind: str, method: str, *args: Any) -> None:
@@ -101,6 +107,7 @@ class Tracker:
 
     def _error(self, kind: str, exc: Exception) -> None:
         self.error_count += 1
+        self._last_error = type(exc)
         if len(self.call_errors) < MAX_ERRORS_KEPT:
             self.call_errors.append(f"{kind}: {type(exc).__name__}: {exc}")
 
@@ -142,7 +149,10 @@ class Tracker:
         path = Path(path)
         name = name or path.name
         self.ledger.artifacts[name] = sha256_file(path)
+        errors = self.error_count
         self._call("artifact", "log_artifact", path, name)
+        if self.error_count > errors and self._last_error is Unsupported:
+            self.ledger.unsupported.append(name)
 
     def blocked_ns(self) -> int:
         """Total time the workload spent inside the tool's log calls."""

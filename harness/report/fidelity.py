@@ -18,11 +18,15 @@ def render(page: Page) -> list[str]:
         worst = min(measured, key=lambda c: kept_fraction(c["fidelity"]) or 0.0)
         fid = worst["fidelity"]
         cols = [f"{fid[k]['kept']}/{fid[k]['logged']}" for k in ("params", "points", "artifacts")]
+        unsupported = fid["artifacts"].get("unsupported", 0)
+        if unsupported and unsupported == fid["artifacts"]["logged"]:
+            cols[2] = "unsupported"
         lost = sum(fid[k]["missing"] + fid[k]["altered"] for k in fid)
         referenced = sum(fid[k].get("referenced", 0) for k in fid)
         typed = fid["params"].get("type_changed", 0)
         said = [f"{lost} value{'s' if lost > 1 else ''}"] if lost else []
         said += [f"{referenced} referenced, not stored"] if referenced else []
+        said += [f"{unsupported} artifact(s): the tool stores no files"] if unsupported else []
         rows.append([cell_label(tool, scenario), *cols, "; ".join(said) or "nothing",
                      f"{typed} params" if typed else "-"])
         examples = [f"{k}: {e}" for k in fid for e in fid[k]["examples"]]

@@ -1,6 +1,7 @@
 """Crash safety: SIGKILL the training process at chosen ``log_metrics`` calls, then read back,
-in a fresh process, how many of the points handed over before each kill the tool kept, and how
-much training time the loss covers.
+in a fresh process, how many of the points handed over before each kill the tool kept (a point
+stored with an altered value, e.g. as float32, survived: Fidelity reports the alteration), and
+how much training time the loss covers.
 
 One kill measures luck as much as the tool (a background writer may or may not have flushed
 just before), so each tool:scenario is killed at several points of its run (``--crash-at``,
@@ -29,6 +30,7 @@ from harness.measure.cell import CellRun, ServiceHandle
 from harness.measure.fidelity import compare, first_lost
 from harness.measure.tracker import Ledger
 from harness.plan import Cell, Plan
+from harness.stages.cell_batch import CHECK_WORKERS
 from harness.stages.context import StageContext
 from harness.stages.pair_loop import (
     NO_KILL_POINT,
@@ -95,12 +97,13 @@ def crash_one(tool: str, scenario: str, plan: Plan, tmp_root: Path, kill_after: 
         stored, error = run.read_stored(crashed["ref"])
         fid = compare(ledger, stored or StoredRun())
         points = fid["points"]
+        recovered = points["kept"] + points["altered"]  # survived the kill, value as stored
         window_s, window_steps = window_at_risk(
             crashed, first_lost(ledger, stored) if stored else (0 if ledger.points else None))
         record.update(
             status="ok", error=error, read_error=error is not None,
-            logged_points=points["logged"], recovered_points=points["kept"],
-            recovered_pct=100.0 * points["kept"] / points["logged"] if points["logged"] else None,
+            logged_points=points["logged"], recovered_points=recovered,
+            recovered_pct=100.0 * recovered / points["logged"] if points["logged"] else None,
             logged_params=fid["params"]["logged"], recovered_params=fid["params"]["kept"],
             altered_points=points["altered"], examples=points["examples"][:3],
             window_s=window_s, window_steps=window_steps,
@@ -146,12 +149,12 @@ def kill_points(ctx: StageContext) -> list[int]:
 
 def estimate_s(ctx: StageContext) -> float:
     """A kill costs about one measured cell of its tool:scenario (it logs part of the run, then
-    reads back)."""
+    reads back); ``CHECK_WORKERS`` pairs run at once."""
     if not ctx.plan.reliability:
         return 0.0
     kills = len(kill_points(ctx))
     return sum(kills * ctx.cell_s(f"{t}:{s}") for t, s in pending(ctx.data, KEY, ctx.pairs)
-               if skip_reason(s, SKIPPED) is None)
+               if skip_reason(s, SKIPPED) is None) / CHECK_WORKERS
 
 
 def run(ctx: StageContext) -> None:
@@ -178,5 +181,6 @@ def run(ctx: StageContext) -> None:
 
     action = f"SIGKILL before log_metrics call {', '.join(str(n + 1) for n in points)}"
     run_pairs(ctx, KEY, ctx.pairs, measure, skip=SKIPPED, finished=finished,
+              workers=CHECK_WORKERS,
               blocked=None if points else NO_KILL_POINT,
               started=lambda label: ctx.progress(f"crash safety: {label}, {action}"))
