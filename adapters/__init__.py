@@ -24,6 +24,9 @@ _REGISTRY: dict[str, str] = {
     "aim": "adapters.aim:AimAdapter",
     "clearml": "adapters.clearml:ClearmlAdapter",
     "trackio": "adapters.trackio:TrackioAdapter",
+    "tensorboard": "adapters.tensorboard:TensorboardAdapter",
+    "dvclive": "adapters.dvclive:DvcliveAdapter",
+    "mltraq": "adapters.mltraq:MltraqAdapter",
 }
 
 # The four trackers the project compares by default; `none` and `null` always run beside them.

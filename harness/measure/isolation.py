@@ -10,9 +10,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-# Variables with these prefixes are removed: tool settings from the user's environment.
+# Variables with these prefixes are removed: tool settings from the user's environment (GIT_:
+# a repository location such as GIT_DIR would point DVC, or a tool's git-status capture, at the
+# user's own repository).
 STRIPPED_ENV_PREFIXES = ("WANDB_", "MLFLOW_", "NEPTUNE_", "COMET_", "AWS_", "AIM_", "CLEARML_",
-                         "TRACKIO_", "HF_", "__AIM_")
+                         "TRACKIO_", "HF_", "__AIM_", "DVC_", "DVCLIVE_", "STUDIO_", "GTO_",
+                         "GIT_", "MLTRAQ_")
 # Each variable points under the process's own root directory.
 PRIVATE_DIRS = {
     "HOME": "home",

@@ -24,9 +24,17 @@ def _read_failed(read: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _auth(read: Mapping[str, Any], hosted_auth_docs: str | None) -> dict[str, Any]:
+DATABASE_ACCESS = ("the tool has no access control of its own: a fresh process given only "
+                   "the database's connection string (PostgreSQL's password, which every job "
+                   "writing to it holds)")
+
+
+def _auth(read: Mapping[str, Any], hosted_auth_docs: str | None,
+          database: bool = False) -> dict[str, Any]:
     if failed := _read_failed(read):
         return failed
+    if database:
+        return entry("absent", f"{DATABASE_ACCESS} wrote a run to the store and read it back")
     if hosted_auth_docs:
         return entry(
             "not testable offline",
@@ -40,9 +48,14 @@ def _auth(read: Mapping[str, Any], hosted_auth_docs: str | None) -> dict[str, An
     )
 
 
-def _isolation(read: Mapping[str, Any], hosted_auth_docs: str | None) -> dict[str, Any]:
+def _isolation(read: Mapping[str, Any], hosted_auth_docs: str | None,
+               database: bool = False) -> dict[str, Any]:
     if failed := _read_failed(read):
         return failed
+    if database:
+        return entry("absent", f"{DATABASE_ACCESS} read the run's params, metrics and "
+                     "artifacts: no permission of the tool separates one user's or "
+                     "experiment's data from another's")
     if hosted_auth_docs:
         return entry(
             "not testable offline",
@@ -186,21 +199,24 @@ def _rest_api(read: Mapping[str, Any], hosted_api_docs: str | None,
                       "local files; the tool's REST API is served only by its hosted service",
                       hosted_api_docs)
     return entry("absent", "no server in this scenario: the run was written and read back "
-                  "through local files, with no HTTP endpoint")
+                  "through the tool's client (local files or a database connection), with no "
+                  "HTTP endpoint")
 
 
 def verdicts(
     log: Mapping[str, Any], read: Mapping[str, Any], hosted_auth_docs: str | None,
     seconds: float = PROBE_SECONDS, *, hosted_api_docs: str | None = None,
-    server: bool = False, bundle: Mapping[str, Any] | None = None,
+    server: bool = False, database: bool = False, bundle: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """One entry per feature from the probe's log, read-back and bundle-copy results."""
+    """One entry per feature from the probe's log, read-back and bundle-copy results.
+    ``server``: the scenario runs a tracking server (its REST probe fills rest-api);
+    ``database``: the tool's client writes to a database server directly."""
     if log.get("status") != "ok":
         failed = entry("error", f"probe run {log.get('status')}: {log.get('error')}")
         return {feature: failed for feature in FEATURES}
     return {
-        "auth": _auth(read, hosted_auth_docs),
-        "isolation": _isolation(read, hosted_auth_docs),
+        "auth": _auth(read, hosted_auth_docs, database),
+        "isolation": _isolation(read, hosted_auth_docs, database),
         "data-versioning": _data_versioning(log, read),
         "monitoring": _monitoring(read, seconds),
         "alerts": _attempt_entry(log.get("alert_probe"), _stored(read, "alerts"), "alert"),

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 USER = "postgres"
 DATABASE = "mlflow"
+# A database for the other tools that write to PostgreSQL themselves (MLtraq): their tables
+# (MLtraq's ``experiments``) would clash with MLflow's in the first.
+TOOLS_DATABASE = "tools"
 DRIVER = "postgresql+psycopg"  # SQLAlchemy 2 maps a bare postgresql:// to psycopg2
 
 
@@ -149,9 +152,10 @@ class PostgresService(Service):
 
     def _create_database(self) -> None:
         with connect(self._conninfo("postgres"), autocommit=True) as conn:
-            if conn.execute("select 1 from pg_database where datname = %s",
-                            (DATABASE,)).fetchone() is None:
-                conn.execute(f'create database "{DATABASE}"')
+            for name in (DATABASE, TOOLS_DATABASE):
+                if conn.execute("select 1 from pg_database where datname = %s",
+                                (name,)).fetchone() is None:
+                    conn.execute(f'create database "{name}"')
 
     def start(self) -> None:
         """Start, or leave nothing behind (process, nobody's directory)."""
@@ -191,12 +195,15 @@ class PostgresService(Service):
             self._own_dir = None
 
     def endpoints(self) -> dict[str, str]:
-        return {"postgres_uri":
-                f"{DRIVER}://{USER}:{self.password}@{LOOPBACK}:{self.port}/{DATABASE}"}
+        server = f"{DRIVER}://{USER}:{self.password}@{LOOPBACK}:{self.port}"
+        return {"postgres_uri": f"{server}/{DATABASE}",
+                "tools_postgres_uri": f"{server}/{TOOLS_DATABASE}"}
 
     def disk_bytes(self) -> int | None:
-        """Size of the ``mlflow`` database (not the cluster's catalogs and WAL)."""
-        return self.database_bytes(DATABASE)
+        """Size of the ``mlflow`` and ``tools`` databases (not the cluster's catalogs and
+        WAL)."""
+        sizes = [self.database_bytes(name) for name in (DATABASE, TOOLS_DATABASE)]
+        return None if None in sizes else sum(s for s in sizes if s is not None)
 
     def database_bytes(self, name: str) -> int | None:
         """Size of database ``name``; None when the server is down."""

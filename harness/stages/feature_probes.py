@@ -19,7 +19,8 @@ from adapters.base import REFERENCE_TOOLS
 from harness.measure.cell import CellRun, ServiceHandle
 from harness.plan import Cell, Plan
 from harness.probes import coverage, server_coverage
-from harness.stages.cell_batch import run_batch
+from harness.services.mlflow_server import TRACKING_SERVERS
+from harness.stages.cell_batch import CHECK_WORKERS, run_batch
 from harness.stages.context import StageContext
 
 
@@ -37,9 +38,12 @@ def probe_cell(cell: Cell, plan: Plan, tmp_root: Path,
             bundle = run.read_bundle(read.get("bundle"), read.get("stored"))
             record["offline_bundle"] = bundle
             record["bundle_read_s"] = time.perf_counter() - started
+            server = server_coverage.server_of(cell.tool, cell.scenario,
+                                               TRACKING_SERVERS) is not None
             record["coverage"] = coverage.verdicts(
                 run.logged, read, run.cls.hosted_auth_docs,
-                hosted_api_docs=run.cls.hosted_api_docs, server=bool(services), bundle=bundle)
+                hosted_api_docs=run.cls.hosted_api_docs, server=server,
+                database=bool(services) and not server, bundle=bundle)
         record["network"] = run.network()
     finally:
         run.close()
@@ -60,4 +64,5 @@ def run(ctx: StageContext) -> None:
                                             server_coverage.coverage_for(label, server_probes))
 
     run_batch(ctx, batch, lambda cell, services: probe_cell(cell, ctx.plan, ctx.tmp_root, services),
-              into="probes", describe=lambda cell: "probe", complete=complete)
+              into="probes", describe=lambda cell: "probe", complete=complete,
+              workers=CHECK_WORKERS)
