@@ -29,8 +29,10 @@ _REGISTRY: dict[str, str] = {
     "mltraq": "adapters.mltraq:MltraqAdapter",
 }
 
-# The four trackers the project compares by default; `none` and `null` always run beside them.
-DEFAULT_TOOLS: tuple[str, ...] = ("mlflow", "wandb", "neptune", "comet")
+# The trackers the project compares by default (each in its default scenarios); `none` and
+# `null` always run beside them.
+DEFAULT_TOOLS: tuple[str, ...] = ("mlflow", "wandb", "neptune", "comet", "aim", "clearml",
+                                  "trackio", "tensorboard", "dvclive", "mltraq")
 
 
 def tool_names() -> list[str]:

@@ -154,6 +154,7 @@ class MltraqAdapter(TrackerAdapter):
     distribution = "mltraq"
     sdk_modules = ("mltraq",)
     scenarios = ("sqlite", "postgres")
+    default_scenarios = ("sqlite",)  # postgres: the same client, with --scenarios all
     scenario_services = {"postgres": ("postgres",)}
 
     def __init__(self, settings: AdapterSettings) -> None:

@@ -4,6 +4,7 @@ rebuilds the plan."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,7 +17,10 @@ from harness import results
 from harness.results.method import WARMUP
 from harness.results.projection import TrainingRun
 
-CRASH_AT = (0.2, 0.35, 0.5, 0.65, 0.8)
+CRASH_AT = (0.2, 0.5, 0.8)
+# Cells at once for the checks that measure what a tool kept, not how long it took (coverage
+# probes, crash safety, bad input): one per core, two at most.
+CHECK_WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Plan:
     # Crash safety: one kill at each of these fractions of the log_metrics calls. One kill
     # measures luck as much as the tool (a background writer may or may not have flushed).
     crash_at: tuple[float, ...] = CRASH_AT
+    check_workers: int = CHECK_WORKERS
     require: list[str] = field(default_factory=list)  # must-have coverage features (--require)
     # The team's training run the report projects each tool's cost onto (--training-run).
     training_run: dict[str, Any] = field(default_factory=dict)
@@ -152,6 +157,7 @@ def invocation(plan: Plan, pairs: list[tuple[str, str]]) -> dict[str, Any]:
         "workload_config": plan.workload_config, "timeout_s": plan.timeout_s,
         "exit_grace_s": plan.exit_grace_s, "probes": plan.probes,
         "reliability": plan.reliability, "crash_at": list(plan.crash_at),
+        "check_workers": plan.check_workers,
         "external": sorted(plan.external), "argv": redacted_argv(sys.argv),
         "warmup": list(WARMUP), "require": list(plan.require),
         "training_run": TrainingRun.from_dict(plan.training_run).as_dict(),
@@ -188,7 +194,8 @@ def team_shape(tool: str, scenario: str, external: Mapping[str, str]) -> str:
 
 # Plan fields a results file records, so ``--resume`` can rebuild the plan from it.
 RESUMABLE = ("profile", "repeats", "max_repeats", "time_budget_s", "workload", "workload_config",
-             "timeout_s", "exit_grace_s", "probes", "reliability", "crash_at", "require",
+             "timeout_s", "exit_grace_s", "probes", "reliability", "crash_at", "check_workers",
+             "require",
              "training_run", "projection_check", "load", "load_workers", "load_bind")
 
 

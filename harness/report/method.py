@@ -61,10 +61,11 @@ METHOD = f"""\
   the SHA-256 of bytes held in the tool's own storage (its store, bucket, cache, or the bundle a
   sync would upload). An artifact the tool only points at (a path to the user's file) is
   *referenced, not stored*, whatever still lies at that path.
-- *Crash safety*: per tool and scenario, one run per `--crash-at` fraction (five by default)
+- *Crash safety*: per tool and scenario, one run per `--crash-at` fraction ({{crash_at}} here)
   kills itself with SIGKILL just before `log_metrics` call N+1 (N: that fraction of the
   workload's calls as counted on the `null` cells); a fresh process reads back what the tool
-  would deliver of the points handed over before the kill (matched on key, step and value;
+  would deliver of the points handed over before the kill (matched on key and step: a point
+  stored with an altered value, e.g. as float32, survived, and Fidelity reports the change;
   data a tool's sync or upload would not take does not count; a read-back that fails counts 0).
   The report gives the minimum, median and maximum share over the kills, and the window at
   risk: from the call that handed over the first lost point to the kill, in seconds and steps,
@@ -99,6 +100,10 @@ METHOD = f"""\
   param and artifact through the adapter (no conversion on the way), one call per case; a fresh
   process reads the run back and each case is classified by comparing what was handed over with
   what was stored (numbers by value and type, NaN equal to NaN; artifacts by SHA-256).
+- *Concurrency*: the measured repeats, the projection check and the server outage run one cell
+  at a time. The checks that measure what a tool kept, not how long it took (coverage probes,
+  crash safety, bad input), ran {{check_workers}} cell(s) at a time (one per core, two at
+  most), each in its own processes and directories; their durations are not compared.
 """
 
 
@@ -106,5 +111,9 @@ def render(page: Page) -> list[str]:
     """METHOD, with the warm-up this run recorded (older files: the one baseline cell) and the
     coverage of its intervals."""
     warmup = ", ".join(page.results["invocation"].get("warmup") or ["one baseline cell"])
-    text = METHOD.replace("{warmup}", warmup).replace("{coverage}", coverage_of(page.results))
+    fractions = page.results["invocation"].get("crash_at") or []
+    crash_at = ", ".join(f"{100 * f:.0f}%" for f in fractions) or "none"
+    text = (METHOD.replace("{warmup}", warmup).replace("{coverage}", coverage_of(page.results))
+            .replace("{crash_at}", crash_at)
+            .replace("{check_workers}", str(page.results["invocation"].get("check_workers", 1))))
     return ["## How it was measured", "", text]

@@ -22,7 +22,6 @@ from harness.measure.bad_input_verdicts import classify_all
 from harness.measure.cell import CellRun, ServiceHandle, disk_bytes
 from harness.measure.netguard import merged_network
 from harness.plan import Cell, Plan
-from harness.stages.cell_batch import CHECK_WORKERS
 from harness.stages.context import StageContext
 from harness.stages.pair_loop import pending, run_pairs
 
@@ -51,11 +50,11 @@ def bad_input_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def estimate_s(ctx: StageContext) -> float:
     """Feeding the cases and reading them back takes about one measured cell per pair;
-    ``CHECK_WORKERS`` pairs run at once."""
+    ``plan.check_workers`` pairs run at once."""
     if not ctx.plan.reliability:
         return 0.0
     todo = pending(ctx.data, KEY, bad_input_pairs(ctx.pairs))
-    return sum(ctx.cell_s(f"{t}:{s}") for t, s in todo) / CHECK_WORKERS
+    return sum(ctx.cell_s(f"{t}:{s}") for t, s in todo) / ctx.plan.check_workers
 
 
 def run(ctx: StageContext) -> None:
@@ -89,7 +88,7 @@ def run(ctx: StageContext) -> None:
 
     try:
         run_pairs(ctx, KEY, pairs, measure, started=lambda label: None, finished=finished,
-                  workers=CHECK_WORKERS)
+                  workers=ctx.plan.check_workers)
         # Services keep what was logged to them (the large artifact included) until the end.
         ctx.progress(f"bad input: done in {time.perf_counter() - started:.0f} s; "
                      f"{disk_bytes(ctx.tmp_root) / 2**20:.0f} MiB now in the run's temp dir")

@@ -6,14 +6,13 @@ A tool found unavailable, or a scenario whose services did not start, is not tri
 same run: its later cells are recorded with the same status and reason.
 
 Checks that measure what a tool kept, not how long it took (feature probes, crash safety, bad
-input), run ``CHECK_WORKERS`` cells at a time (:func:`in_order`); the measured repeats, whose
-times are the point, always run one at a time.
+input), run ``plan.check_workers`` cells at a time (:func:`in_order`); the measured repeats,
+whose times are the point, always run one at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -31,9 +30,6 @@ from harness.stages.context import StageContext
 Measure = Callable[[Cell, Mapping[str, ServiceHandle]], dict[str, Any]]
 Item = TypeVar("Item")
 Result = TypeVar("Result")
-
-# Cells of a check at once: one per core, two at most (each is a worker process and a reader).
-CHECK_WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 
 def in_order(ctx: StageContext, items: Iterable[Item],

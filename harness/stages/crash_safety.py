@@ -5,7 +5,7 @@ how much training time the loss covers.
 
 One kill measures luck as much as the tool (a background writer may or may not have flushed
 just before), so each tool:scenario is killed at several points of its run (``--crash-at``,
-five by default) and the report gives the minimum, median and maximum share recovered, and the
+three by default) and the report gives the minimum, median and maximum share recovered, and the
 window at risk: from the first point lost to the kill, in seconds and steps.
 
 The worker (mode ``crash``, :mod:`harness.measure.kill_points`) writes its ledger, when each call
@@ -30,7 +30,6 @@ from harness.measure.cell import CellRun, ServiceHandle
 from harness.measure.fidelity import compare, first_lost
 from harness.measure.tracker import Ledger
 from harness.plan import Cell, Plan
-from harness.stages.cell_batch import CHECK_WORKERS
 from harness.stages.context import StageContext
 from harness.stages.pair_loop import (
     NO_KILL_POINT,
@@ -149,12 +148,12 @@ def kill_points(ctx: StageContext) -> list[int]:
 
 def estimate_s(ctx: StageContext) -> float:
     """A kill costs about one measured cell of its tool:scenario (it logs part of the run, then
-    reads back); ``CHECK_WORKERS`` pairs run at once."""
+    reads back); ``plan.check_workers`` pairs run at once."""
     if not ctx.plan.reliability:
         return 0.0
     kills = len(kill_points(ctx))
     return sum(kills * ctx.cell_s(f"{t}:{s}") for t, s in pending(ctx.data, KEY, ctx.pairs)
-               if skip_reason(s, SKIPPED) is None) / CHECK_WORKERS
+               if skip_reason(s, SKIPPED) is None) / ctx.plan.check_workers
 
 
 def run(ctx: StageContext) -> None:
@@ -181,6 +180,6 @@ def run(ctx: StageContext) -> None:
 
     action = f"SIGKILL before log_metrics call {', '.join(str(n + 1) for n in points)}"
     run_pairs(ctx, KEY, ctx.pairs, measure, skip=SKIPPED, finished=finished,
-              workers=CHECK_WORKERS,
+              workers=ctx.plan.check_workers,
               blocked=None if points else NO_KILL_POINT,
               started=lambda label: ctx.progress(f"crash safety: {label}, {action}"))

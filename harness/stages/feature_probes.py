@@ -20,7 +20,7 @@ from harness.measure.cell import CellRun, ServiceHandle
 from harness.plan import Cell, Plan
 from harness.probes import coverage, server_coverage
 from harness.services.mlflow_server import TRACKING_SERVERS
-from harness.stages.cell_batch import CHECK_WORKERS, run_batch
+from harness.stages.cell_batch import run_batch
 from harness.stages.context import StageContext
 
 
@@ -65,4 +65,4 @@ def run(ctx: StageContext) -> None:
 
     run_batch(ctx, batch, lambda cell, services: probe_cell(cell, ctx.plan, ctx.tmp_root, services),
               into="probes", describe=lambda cell: "probe", complete=complete,
-              workers=CHECK_WORKERS)
+              workers=ctx.plan.check_workers)
