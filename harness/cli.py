@@ -20,7 +20,54 @@ from harness.results.scaling import SWEEPS
 DEFAULT_OUT = Path("reports/latest")
 
 
+def _cmd_suite(args: argparse.Namespace) -> int:
+    """``run --suite NAME``: a published study through our adapters, its own results and
+    REPORT.md (default out: reports/NAME); every option not listed in --suite's help is
+    ignored."""
+    name = args.suite
+    if name not in runner.SUITES:
+        print(f"trackbench: unknown suite {name!r}; known: {', '.join(runner.SUITES)}",
+              file=sys.stderr)
+        return 2
+    if args.resume:
+        print("trackbench: a suite is not resumable; run it again (the previous results are "
+              "kept as results.previous.json)", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out != str(DEFAULT_OUT) else Path("reports") / name
+    given = list(args.tools)
+    known = runner.SUITE_TOOLS[name]
+    tools = list(known) if given == list(adapters.DEFAULT_TOOLS) else given
+    if unknown := [t for t in tools if t not in known]:
+        print(f"trackbench: suite {name} has no tool {', '.join(unknown)}; its tools: "
+              f"{', '.join(known)}", file=sys.stderr)
+        return 2
+    repeats = options.REPEATS if args.repeats is None else args.repeats
+    budget_min = (options.SUITE_BUDGET_MIN if args.time_budget == options.TIME_BUDGET_MIN
+                  else args.time_budget)
+    if repeats < 1 or budget_min <= 0:
+        print("trackbench: --repeats and --time-budget must be positive", file=sys.stderr)
+        return 2
+    results_path = out / "results.json"
+    if results_path.exists():
+        _set_aside(results_path)
+    print(f"trackbench: suite {name}; tools {', '.join(tools)}; up to {repeats} repeat(s); "
+          f"time budget {budget_min:g} min; results -> {results_path}", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        data = runner.suite(name, tools, repeats, 60.0 * budget_min, results_path,
+                            progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print(f"trackbench: interrupted; what was measured so far is in {results_path}",
+              file=sys.stderr)
+        return 130
+    path = report.write(data, out)
+    print(f"trackbench: report written to {path}", file=sys.stderr)
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.suite:
+        return _cmd_suite(args)
     out = Path(args.out)
     results_path = out / "results.json"
     resume = previous = None
@@ -173,17 +220,26 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(_: argparse.Namespace) -> int:
-    print(f"{'tool':<10} {'scenarios':<24} {'version':<14} status")
+    """Tools, their scenarios (``*``: in the default run), versions, and what cannot run here."""
+    print(f"{'tool':<12} {'version':<14} status")
     for name in adapters.tool_names():
         cls = adapters.load(name)
         if cls is None:
-            print(f"{name:<10} {'baseline':<24} {'-':<14} built in (no tracker: the baseline)")
+            print(f"{name:<12} {'-':<14} built in (no tracker: the baseline)")
             continue
         version = cls.version() or "-"
         status = "built in" if cls.distribution is None else (
             f"installed {version}" if cls.version() else "NOT installed (reported as unavailable)")
-        print(f"{name:<10} {', '.join(cls.scenarios):<24} {version:<14} {status}")
-    print(f"\nworkloads: {', '.join(workloads.BUILTIN)}, or module:function")
+        default = set(cls.default_scenarios or cls.scenarios)
+        listed = [f"{s}*" if (name in adapters.DEFAULT_TOOLS or name in adapters.REFERENCE_TOOLS)
+                  and s in default else s
+                  for s in cls.scenarios]
+        print(f"{name:<12} {version:<14} {status}")
+        print(f"{'':<12} scenarios: {', '.join(listed)}")
+        for scenario, why in cls.not_run.items():
+            print(f"{'':<12} not run: {scenario}: {why}")
+    print("\n*: in the default `trackbench run`; --scenarios all adds the rest")
+    print(f"workloads: {', '.join(workloads.BUILTIN)}, or module:function")
     return 0
 
 

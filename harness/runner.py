@@ -29,7 +29,7 @@ from harness.plan import (
     tool_versions,
     with_reference_tools,
 )
-from harness.results import repeatability
+from harness.results import mltraq_2024, repeatability
 from harness.results.scaling import SWEEPS
 from harness.services.pool import ServicePool
 from harness.stages import (
@@ -38,6 +38,7 @@ from harness.stages import (
     crash_safety,
     extra_rounds,
     feature_probes,
+    mltraq_suite,
     projection_check,
     server_outage,
     server_probes,
@@ -65,6 +66,11 @@ STAGES: tuple[ModuleType, ...] = (
 # The stages of `trackbench sweep` and of `trackbench load`.
 SWEEP_STAGES: tuple[ModuleType, ...] = (warm_up, sweeps)
 LOAD_STAGES: tuple[ModuleType, ...] = (team_scale,)
+# `trackbench run --suite NAME`: a published study reproduced, its results file of its own.
+SUITES: dict[str, tuple[ModuleType, ...]] = {"mltraq-2024": (mltraq_suite,)}
+# The tools a suite runs by default: every tool both studies share, and its explaining variants.
+SUITE_TOOLS: dict[str, tuple[str, ...]] = {
+    "mltraq-2024": (*mltraq_suite.SUITE_TOOLS, *mltraq_suite.VARIANTS)}
 
 
 @contextlib.contextmanager
@@ -167,3 +173,18 @@ def load(plan: Plan, results_path: Path, progress: Callable[[str], None] = print
     data = resume or results.new_results(invocation(plan, []), {})
     data["kind"] = "load"
     return run_stages(LOAD_STAGES, plan, [], data, results_path, progress)
+
+
+def suite(name: str, tools: Sequence[str], repeats: int, time_budget_s: float,
+          results_path: Path, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """``trackbench run --suite NAME``: the suite's stages on their own results document
+    (``kind`` NAME, the published figures embedded), rewritten after every process."""
+    plan = Plan(tools=list(tools), repeats=repeats, time_budget_s=time_budget_s, probes=False,
+                reliability=False)
+    data = results.new_results(
+        {"suite": name, "tools": list(tools), "repeats": repeats,
+         "time_budget_s": time_budget_s, "argv": redacted_argv(sys.argv)}, {})
+    data.update(kind=name, published=mltraq_2024.load_published(),
+                suite={"records": [], "processes": [], "read_backs": [], "skipped": [],
+                       "unavailable": {}})
+    return run_stages(SUITES[name], plan, [], data, results_path, progress)

@@ -14,6 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+import adapters
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = ("tool", "tool_version", "scenario", "profile", "repeat", "status", "error",
             "import_s", "init_s", "blocked_s", "calls", "finish_s", "e2e_s", "overhead_s",
@@ -36,9 +38,15 @@ def test_console_script_is_installed() -> None:
 def test_list_shows_tools_scenarios_and_install_state() -> None:
     out = trackbench("list")
     assert out.returncode == 0, out.stderr
-    for tool in ("none", "null", "mlflow", "wandb", "neptune", "comet"):
-        assert any(line.startswith(tool) for line in out.stdout.splitlines()), out.stdout
-    assert "sqlite" in out.stdout and "installed" in out.stdout
+    lines = out.stdout.splitlines()
+    for tool in ("none", "null", *adapters.trackers()):
+        assert any(line.startswith(f"{tool} ") for line in lines), out.stdout
+    assert "installed" in out.stdout
+    # The default run's scenarios are starred; the rest, and what cannot run here, are named.
+    mlflow = "scenarios: sqlite*, file*, server-sqlite*, server-postgres-s3*, fasttrackml,"
+    assert mlflow in out.stdout
+    assert "scenarios: sqlite*, postgres" in out.stdout  # mltraq
+    assert "not run: server: ClearML's server needs" in out.stdout
 
 
 def test_run_then_report_regenerates_the_same_markdown(tmp_path: Path) -> None:

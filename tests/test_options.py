@@ -19,7 +19,7 @@ def test_defaults_run_the_default_scenarios_of_the_ten_tools_with_probes() -> No
     plan = options.plan_from(vars(parse()))
     assert plan.tools == ["mlflow", "wandb", "neptune", "comet", "aim", "clearml", "trackio",
                           "tensorboard", "dvclive", "mltraq"]
-    assert plan.scenarios == ["default"] and plan.probes and plan.repeats == options.REPEATS == 5
+    assert plan.scenarios == ["default"] and plan.probes and plan.repeats == options.REPEATS == 4
     assert plan.projection_check and plan.training_run == {}
     assert plan.max_repeats == options.MAX_REPEATS
     assert plan.time_budget_s == 60 * options.TIME_BUDGET_MIN

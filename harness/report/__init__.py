@@ -21,6 +21,7 @@ from harness.report import (
     header,
     method,
     mitigations,
+    mltraq_2024,
     notes,
     offline,
     overhead,
@@ -63,6 +64,8 @@ DETAILS = {
 
 # REPORT.md of `trackbench load`: the team-scale figures alone.
 LOAD_SECTIONS = (team_scale, environment)
+# REPORT.md of `trackbench run --suite NAME`, by the results' kind.
+SUITE_SECTIONS = {"mltraq-2024": (mltraq_2024,)}
 
 
 def _page(sections: tuple, page: Page) -> str:
@@ -74,13 +77,14 @@ def render(results: Mapping[str, Any], chart_dir: Path | None = None,
     """REPORT.md as markdown; its charts (PNG) are written to ``chart_dir`` when given;
     ``sweeps`` (a sweeps.json of the same machine) is for the overhead details page."""
     sections = LOAD_SECTIONS if results.get("kind") == "load" else SECTIONS
+    sections = SUITE_SECTIONS.get(results.get("kind"), sections)
     return _page(sections, Page(results, chart_dir, sweeps))
 
 
 def render_details(results: Mapping[str, Any], chart_dir: Path | None = None,
                    sweeps: Mapping[str, Any] | None = None) -> dict[str, str]:
     """Each details page (path relative to REPORT.md -> markdown); charts beside the page."""
-    if results.get("kind") == "load":
+    if results.get("kind") == "load" or results.get("kind") in SUITE_SECTIONS:
         return {}
     return {name: "\n".join(["[← REPORT.md](../REPORT.md)", "",
                              _page(sections, Page(results, chart_dir, sweeps))])
