@@ -6,7 +6,9 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import adapters
 from harness import options, report, results, runner, workloads
@@ -52,17 +54,10 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         _set_aside(results_path)
     print(f"trackbench: suite {name}; tools {', '.join(tools)}; up to {repeats} repeat(s); "
           f"time budget {budget_min:g} min; results -> {results_path}", file=sys.stderr)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        data = runner.suite(name, tools, repeats, 60.0 * budget_min, results_path,
-                            progress=lambda line: print(line, file=sys.stderr, flush=True))
-    except KeyboardInterrupt:
-        print(f"trackbench: interrupted; what was measured so far is in {results_path}",
-              file=sys.stderr)
-        return 130
-    path = report.write(data, out)
-    print(f"trackbench: report written to {path}", file=sys.stderr)
-    return 0
+    return _measure_then_report(
+        lambda: runner.suite(name, tools, repeats, 60.0 * budget_min, results_path,
+                             progress=_progress),
+        results_path, out, "what was measured")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -98,7 +93,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         data = runner.execute(plan, results_path,
-                              progress=lambda line: print(line, file=sys.stderr, flush=True),
+                              progress=_progress,
                               resume=resume, previous=previous)
     except KeyboardInterrupt:
         print(f"trackbench: interrupted; cells finished so far are in {results_path}; "
@@ -124,6 +119,25 @@ def _set_aside(results_path: Path) -> dict | None:
         return None
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _measure_then_report(measure: Callable[[], dict[str, Any]], results_path: Path, out: Path,
+                         kept: str) -> int:
+    """Run ``measure`` (a SIGTERM cleans up like Ctrl-C), then write REPORT.md; after an
+    interrupt, say where ``kept`` so far is."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        data = measure()
+    except KeyboardInterrupt:
+        print(f"trackbench: interrupted; {kept} so far: {results_path}", file=sys.stderr)
+        return 130
+    path = report.write(data, out)
+    print(f"trackbench: report written to {path}", file=sys.stderr)
+    return 0
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -134,7 +148,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         data_path = out / "sweeps.json"
         runner.sweep(options.csv_list(args.tools), options.csv_list(args.sweeps) or None,
                      quick=args.quick, out_path=data_path, repeats=args.repeats,
-                     progress=lambda line: print(line, file=sys.stderr, flush=True))
+                     progress=_progress)
     except ValueError as exc:
         print(f"trackbench: {exc}", file=sys.stderr)
         return 2
@@ -162,17 +176,8 @@ def _cmd_load(args: argparse.Namespace) -> int:
     if plan.load_workers:
         print(f"trackbench: the Locust master waits for {plan.load_workers} worker(s); on each "
               f"machine run: {' '.join(worker_command(plan.load_bind))}", file=sys.stderr)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        data = runner.load(plan, results_path,
-                           progress=lambda line: print(line, file=sys.stderr, flush=True))
-    except KeyboardInterrupt:
-        print(f"trackbench: interrupted; the levels measured so far are in {results_path}",
-              file=sys.stderr)
-        return 130
-    path = report.write(data, out)
-    print(f"trackbench: report written to {path}", file=sys.stderr)
-    return 0
+    return _measure_then_report(lambda: runner.load(plan, results_path, progress=_progress),
+                                results_path, out, "the levels measured")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -27,15 +27,12 @@ from typing import Any
 import pytest
 
 from adapters.base import sha256_bytes, sha256_file
-from harness.measure import netguard
-from harness.measure.isolation import private_env
+from tests.sandbox import REPO, assert_offline, run_json, sandbox_env
 
 pytest.importorskip("dvclive", reason="dvclive is not installed (the `tools` extra)")
 
-REPO = Path(__file__).resolve().parents[1]
-TOOL = "adapters.dvclive:DvcliveAdapter"  # not registered yet: loaded as module:Class
+TOOL = "dvclive"
 TIMEOUT_S = 150
-SDK_PREFIXES = ("DVC_", "DVCLIVE_", "STUDIO_", "GTO_")
 
 # One DVCLive run through the adapter; prints a JSON report as its last line (a killed run
 # writes it to a file first).
@@ -155,12 +152,6 @@ def _nvml_loadable() -> bool:
     return True
 
 
-def _env(root: Path, log: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The sandbox: private HOME/XDG/TMPDIR, no DVC settings of the parent's, the offline guard
-    logging to ``log``; PYTHONPATH reaches this repository; then ``extra``."""
-    env = {k: v for k, v in private_env(root, {"PYTHONPATH": str(REPO)}).items()
-           if not k.startswith(SDK_PREFIXES)}
-    return netguard.guard_env({**env, **(extra or {})}, log)
 
 
 def _specs(root: Path) -> dict[str, dict[str, Any]]:
@@ -254,7 +245,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             planted.write_text(GLOBAL_DVC_CONFIG)
         started[name] = subprocess.Popen(
             [sys.executable, "-c", WRITE_SCRIPT, str(root / f"{name}.json")],
-            cwd=cell, env=_env(cell, cell / "write.net.jsonl", extra),
+            cwd=cell, env=sandbox_env(cell, cell / "write.net.jsonl", extra),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     (root / "harness-cells").mkdir()
     harness = _harness_runs(root / "harness-cells")
@@ -284,11 +275,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 def _read(runs: dict[str, Any], name: str, refs: list[dict[str, str]]) -> list[dict[str, Any]]:
     cell = runs["root"] / name
-    done = subprocess.run([sys.executable, "-c", READ_SCRIPT, json.dumps(refs)], cwd=cell,
-                          env=_env(cell, cell / "read.net.jsonl"), capture_output=True,
-                          text=True, timeout=TIMEOUT_S, check=False)
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.splitlines()[-1])
+    out = run_json(READ_SCRIPT, json.dumps(refs), cell, TIMEOUT_S)
     assert out["sdk_imported"] == [], "read_back must not need dvc or dvclive"
     return out["stored"]
 
@@ -296,8 +283,7 @@ def _read(runs: dict[str, Any], name: str, refs: list[dict[str, str]]) -> list[d
 def _stayed_local(runs: dict[str, Any], name: str, planted: tuple[str, ...] = ()) -> None:
     """Nothing reached for the network, nothing written outside the store."""
     cell = runs["root"] / name
-    attempts = [netguard.GuardLog(log).take_new() for log in cell.glob("*.net.jsonl")]
-    assert attempts == [[] for _ in attempts], attempts
+    assert_offline(cell)
     home = cell / "home"
     written = sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file())
     assert written == sorted(planted), "DVC wrote to HOME"

@@ -34,7 +34,6 @@ import adapters
 from adapters.base import sha256_file
 from harness.measure import bad_input_cases, netguard
 from harness.measure.cell import CellRun
-from harness.measure.isolation import private_env
 from harness.plan import Cell, Plan
 from harness.stages import bad_input, feature_probes
 from tests.fakes import USER_FILES
@@ -44,9 +43,9 @@ pytest.importorskip("pgserver", reason="the postgres scenario needs pgserver")
 pytest.importorskip("psycopg", reason="the postgres scenario needs psycopg (v3)")
 
 from harness.services.postgres import PostgresService  # noqa: E402 - after the skips
+from tests.sandbox import REPO, assert_offline, run_json, sandbox_env
 
-REPO = Path(__file__).resolve().parents[1]
-TOOL = "adapters.mltraq:MltraqAdapter"  # through the registry's module:Class form
+TOOL = "mltraq"
 TIMEOUT_S = 120
 
 # Runs one after another in one process, a new adapter for each (as a benchmark suite does);
@@ -172,10 +171,6 @@ def _bits(points: list) -> list[tuple[int, bytes]]:
     return [(step, struct.pack("<d", value)) for step, value in points]
 
 
-def _env(root: Path, log: Path) -> dict[str, str]:
-    """The sandbox: private HOME/XDG/TMPDIR, the offline guard logging to ``log``; PYTHONPATH
-    reaches this repository."""
-    return netguard.guard_env(private_env(root, {"PYTHONPATH": str(REPO)}), log)
 
 
 def _expected(points: list) -> dict[str, list]:
@@ -300,7 +295,7 @@ def runs() -> Iterator[dict[str, Any]]:
             (root / f"{name}.json").write_text(json.dumps(spec))
             started[name] = subprocess.Popen(
                 [sys.executable, "-c", WRITE_SCRIPT, str(root / f"{name}.json")],
-                cwd=root / name, env=_env(root / name, root / name / "write.net.jsonl"),
+                cwd=root / name, env=sandbox_env(root / name, root / name / "write.net.jsonl"),
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         (root / "cells").mkdir()
         pg_of = {name: {"postgres": db} for name, db in databases.items()}
@@ -344,18 +339,13 @@ def _read(runs: dict[str, Any], name: str, refs: list[tuple[str, dict[str, str]]
           services: dict[str, str] | None = None) -> list[dict[str, Any]]:
     cell = runs["root"] / name
     spec = {"refs": refs, "services": services or {}}
-    done = subprocess.run([sys.executable, "-c", READ_SCRIPT, json.dumps(spec)], cwd=cell,
-                          env=_env(cell, cell / "read.net.jsonl"), capture_output=True,
-                          text=True, timeout=TIMEOUT_S, check=False)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
+    return run_json(READ_SCRIPT, json.dumps(spec), cell, TIMEOUT_S)
 
 
 def _stayed_local(runs: dict[str, Any], name: str) -> None:
     """Nothing reached for the network, nothing written outside the store."""
     cell = runs["root"] / name
-    attempts = [netguard.GuardLog(log).take_new() for log in cell.glob("*.net.jsonl")]
-    assert attempts == [[] for _ in attempts], attempts
+    assert_offline(cell)
     assert not [p for p in (cell / "home").rglob("*") if p.is_file()], "mltraq wrote to HOME"
     assert not list((cell / "tmp").iterdir()), "mltraq left files in TMPDIR"
     outside_store = [p for p in cell.iterdir() if p.name not in
@@ -433,7 +423,8 @@ def test_the_sqlite_file_is_an_offline_bundle_mltraq_upstreams(runs: dict[str, A
         done = subprocess.run(
             [sys.executable, "-c", UPSTREAM_SCRIPT, f"sqlite:///{copy}", target,
              ref["experiment"]], cwd=carried, capture_output=True, text=True,
-            env=_env(carried, carried / "upstream.net.jsonl"), timeout=TIMEOUT_S, check=False)
+            env=sandbox_env(carried, carried / "upstream.net.jsonl"), timeout=TIMEOUT_S,
+            check=False)
         assert done.returncode == 0, done.stderr
         alone, gone, upstream = _read(
             runs, "rt_sqlite", [("sqlite", {**ref, "db_path": str(copy)}), ("sqlite", ref),

@@ -26,14 +26,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.measure import netguard
-from harness.measure.isolation import private_env
+from tests.sandbox import assert_offline, run_json, sandbox_env
 
 pytest.importorskip("tensorboardX", reason="tensorboardX is not installed")
 pytest.importorskip("tensorboard", reason="tensorboard is not installed")
 
-REPO = Path(__file__).resolve().parents[1]
-TOOL = "adapters.tensorboard:TensorboardAdapter"  # registry-free: module:Class
+TOOL = "tensorboard"
 TIMEOUT_S = 120
 OPTIONAL = ("comet_ml", "boto3", "matplotlib", "sentry_sdk")
 
@@ -137,9 +135,6 @@ def _bits(points: list) -> list[tuple[int, bytes]]:
     return [(step, struct.pack("<d", value)) for step, value in points]
 
 
-def _env(root: Path, log: Path) -> dict[str, str]:
-    """The sandbox: private HOME/XDG/TMPDIR, the offline guard logging to ``log``."""
-    return netguard.guard_env(private_env(root, {"PYTHONPATH": str(REPO)}), log)
 
 
 def _specs(root: Path) -> dict[str, dict[str, Any]]:
@@ -228,7 +223,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         (root / f"{name}.json").write_text(json.dumps(spec))
         started[name] = subprocess.Popen(
             [sys.executable, "-c", WRITE_SCRIPT, str(root / f"{name}.json")],
-            cwd=root / name, env=_env(root / name, root / name / "write.net.jsonl"),
+            cwd=root / name, env=sandbox_env(root / name, root / name / "write.net.jsonl"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for name in ("cell", "probe"):
         (root / name).mkdir()
@@ -258,11 +253,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 def _read(runs: dict[str, Any], name: str, refs: list[dict[str, str]]) -> list[dict[str, Any]]:
     cell = runs["root"] / name
-    done = subprocess.run([sys.executable, "-c", READ_SCRIPT, json.dumps(refs)], cwd=cell,
-                          env=_env(cell, cell / "read.net.jsonl"), capture_output=True,
-                          text=True, timeout=TIMEOUT_S, check=False)
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.splitlines()[-1])
+    out = run_json(READ_SCRIPT, json.dumps(refs), cell, TIMEOUT_S)
     assert not out["writer_imported"], "read_back must not need tensorboardX"
     return out["stored"]
 
@@ -272,8 +263,7 @@ def _stayed_local(runs: dict[str, Any], name: str, home: frozenset[str] = frozen
     """Nothing reached for the network; in HOME only the top directories ``home``; nothing in
     TMPDIR; in the store, only the run's event file."""
     cell = runs["root"] / name
-    attempts = [netguard.GuardLog(log).take_new() for log in cell.glob("*.net.jsonl")]
-    assert attempts == [[] for _ in attempts], attempts
+    assert_offline(cell)
     written = {p.relative_to(cell / "home").parts[0] for p in (cell / "home").rglob("*")
                if p.is_file()}
     assert written == set(home), f"written to HOME: {written}"

@@ -25,12 +25,10 @@ from typing import Any
 import pytest
 
 from adapters.base import sha256_bytes, sha256_file
-from harness.measure import netguard
-from harness.measure.isolation import private_env
+from tests.sandbox import assert_offline, run_json, sandbox_env
 
 pytest.importorskip("trackio", reason="trackio is not installed (the `tools` extra)")
 
-REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 90
 
 # One trackio run through the adapter, as the spec says; prints a JSON report as its last line
@@ -121,12 +119,6 @@ def _bits(points: list) -> list[tuple[int, bytes]]:
     return [(step, struct.pack("<d", value)) for step, value in points]
 
 
-def _env(root: Path, log: Path) -> dict[str, str]:
-    """The sandbox: private HOME/XDG/TMPDIR, no HF_* settings, the offline guard logging to
-    ``log``; PYTHONPATH reaches this repository."""
-    env = {k: v for k, v in private_env(root, {"PYTHONPATH": str(REPO)}).items()
-           if not k.startswith("HF_")}
-    return netguard.guard_env(env, log)
 
 
 def _specs(root: Path) -> dict[str, dict[str, Any]]:
@@ -176,7 +168,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         (root / f"{name}.json").write_text(json.dumps(spec))
         started[name] = subprocess.Popen(
             [sys.executable, "-c", WRITE_SCRIPT, str(root / f"{name}.json")],
-            cwd=root / name, env=_env(root / name, root / name / "write.net.jsonl"),
+            cwd=root / name, env=sandbox_env(root / name, root / name / "write.net.jsonl"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     reports: dict[str, Any] = {}
 
@@ -202,11 +194,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 def _read(runs: dict[str, Any], name: str, refs: list[dict[str, str]]) -> list[dict[str, Any]]:
     cell = runs["root"] / name
-    done = subprocess.run([sys.executable, "-c", READ_SCRIPT, json.dumps(refs)], cwd=cell,
-                          env=_env(cell, cell / "read.net.jsonl"), capture_output=True,
-                          text=True, timeout=TIMEOUT_S, check=False)
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.splitlines()[-1])
+    out = run_json(READ_SCRIPT, json.dumps(refs), cell, TIMEOUT_S)
     assert not out["sdk_imported"], "read_back must not need trackio"
     return out["stored"]
 
@@ -214,8 +202,7 @@ def _read(runs: dict[str, Any], name: str, refs: list[dict[str, str]]) -> list[d
 def _stayed_local(runs: dict[str, Any], name: str) -> None:
     """Nothing reached for the network, nothing served, nothing written outside the store."""
     cell = runs["root"] / name
-    attempts = [netguard.GuardLog(log).take_new() for log in cell.glob("*.net.jsonl")]
-    assert attempts == [[] for _ in attempts], attempts
+    assert_offline(cell)
     assert not [p for p in (cell / "home").rglob("*") if p.is_file()], "trackio wrote to HOME"
     assert not list((cell / "tmp").iterdir()), "trackio left files in TMPDIR"
 

@@ -90,24 +90,26 @@ class Tracker:
         self._metric_ns = self.call_ns["metrics"]
         self.call_errors: list[str] = []
         self.error_count = 0
-        self._last_error: type[Exception] | None = None
         self._clock = clock
 
-    def _call(self, kind: str, method: str, *args: Any) -> None:
+    def _call(self, kind: str, method: str, *args: Any) -> Exception | None:
+        """Time one call; what it raised is recorded and returned (None: it did not)."""
         if self.adapter is None:
-            return
+            return None
         fn = getattr(self.adapter, method)
         clock = self._clock
         start = clock()
+        raised = None
         try:
             fn(*args)
         except Exception as exc:  # noqa: BLE001 - a tool rejecting input is a finding
             self._error(kind, exc)
+            raised = exc
         self.call_ns[kind].append(clock() - start)
+        return raised
 
     def _error(self, kind: str, exc: Exception) -> None:
         self.error_count += 1
-        self._last_error = type(exc)
         if len(self.call_errors) < MAX_ERRORS_KEPT:
             self.call_errors.append(f"{kind}: {type(exc).__name__}: {exc}")
 
@@ -149,9 +151,7 @@ class Tracker:
         path = Path(path)
         name = name or path.name
         self.ledger.artifacts[name] = sha256_file(path)
-        errors = self.error_count
-        self._call("artifact", "log_artifact", path, name)
-        if self.error_count > errors and self._last_error is Unsupported:
+        if isinstance(self._call("artifact", "log_artifact", path, name), Unsupported):
             self.ledger.unsupported.append(name)
 
     def blocked_ns(self) -> int:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from harness.load import crosscheck, floor, generator, level, queries
 from harness.load.generator import Distribution, Load, processes_for
 from harness.load.spec import SPECS, LoadSpec
-from harness.load.targets import BACKEND, TARGETS, Backends, Target, external, fresh
+from harness.load.targets import BACKEND, Backends, Target, external, fresh
 from harness.results.team_scale import BATCH, not_held
 from harness.services.postgres import PostgresService
 from harness.stages.context import StageContext
@@ -90,78 +89,46 @@ def _slug(label: str) -> str:
 def _target_work(ctx: StageContext, spec: LoadSpec, label: str, backends: Backends,
                  data: dict[str, Any], crosscheck: bool) -> None:
     """The levels of one target, each N on a fresh server; the last N's server then also takes
-    the queries as its store grows and the real-client cross-check (one start fewer each).
-    The servers of all N start side by side before the first level (an idle server costs
-    nothing the levels measure); each is stopped once its levels are done."""
+    the queries as its store grows and the real-client cross-check (one start fewer each)."""
     done = {(r["target"], r["model"], r["users"]) for r in data["levels"]}
-    work: dict[int, tuple[list[str], bool, list[int]]] = {}
     for index, users in enumerate(spec.users):
         last = index == len(spec.users) - 1
         todo = [m for m in ("open", "closed") if (label, m, users) not in done]
         queries_todo = last and not any(q["target"] == label for q in data["queries"])
-        cross_todo = [n for n in spec.crosscheck_users
-                      if (label, n) not in {(c["target"], c["users"]) for c in data["crosscheck"]}
-                      ] if last and crosscheck else []
-        if todo or queries_todo or cross_todo:
-            work[users] = (todo, queries_todo, cross_todo)
-    if not work:
-        return
-    started = _start_servers(ctx, label, list(work), backends)
-    try:
-        for users, (todo, queries_todo, cross_todo) in work.items():
-            target = started.pop(users)
-            if isinstance(target, str):
-                _record_failed_start(ctx, data, label, users, target, *work[users])
-                continue
-            try:
-                for model in todo:
-                    _level(ctx, spec, label, target, model, users, data)
-                if queries_todo:
-                    _queries(ctx, spec, target, data)
-                if cross_todo:
-                    _crosscheck(ctx, spec, target, cross_todo, data)
-            finally:
-                target.close()
-    finally:
-        for target in started.values():
-            if not isinstance(target, str):
-                target.close()
-
-
-def _start_servers(ctx: StageContext, label: str, users: list[int],
-                   backends: Backends) -> dict[int, Target | str]:
-    """A fresh server per N, started at once; a server that did not start is its error."""
-    def start(n: int) -> Target | str:
+        cross_todo = last and crosscheck and [
+            n for n in spec.crosscheck_users
+            if (label, n) not in {(c["target"], c["users"]) for c in data["crosscheck"]}]
+        if not (todo or queries_todo or cross_todo):
+            continue
+        began = time.monotonic()
         try:
-            return _target(ctx, label, f"{_slug(label)}-{n}", backends)
-        except Exception as exc:  # noqa: BLE001 - this level's failure; the others are tried
-            return f"server did not start: {exc}"
-
-    try:  # the shared backends once, before the servers that use them
-        for name in TARGETS.get(label, ()):
-            backends.get(name)
-    except Exception as exc:  # noqa: BLE001 - every level of the target records it
-        return {n: f"server did not start: {exc}" for n in users}
-    with ThreadPoolExecutor(len(users)) as pool:
-        return dict(zip(users, pool.map(start, users), strict=True))
-
-
-def _record_failed_start(ctx: StageContext, data: dict[str, Any], label: str, users: int,
-                         error: str, todo: list[str], queries_todo: bool,
-                         cross_todo: list[int]) -> None:
-    for model in todo:
-        _record(ctx, data, {"target": label, "model": model, "users": users,
-                            "status": "failed", "error": error})
-    if queries_todo:
-        data["queries"].append({"target": label, "status": "failed", "error": error})
-    for n in cross_todo:
-        data["crosscheck"].append({"target": label, "users": n, "status": "failed",
-                                   "error": error})
-    ctx.save()
+            target = _target(ctx, label, f"{_slug(label)}-{users}", backends)
+        except Exception as exc:  # noqa: BLE001 - this level's failure; the next one is tried
+            error = f"server did not start: {exc}"
+            for model in todo:
+                _record(ctx, data, {"target": label, "model": model, "users": users,
+                                    "status": "failed", "error": error})
+            if queries_todo:
+                data["queries"].append({"target": label, "status": "failed", "error": error})
+            for n in cross_todo or []:
+                data["crosscheck"].append({"target": label, "users": n, "status": "failed",
+                                           "error": error})
+            ctx.save()
+            continue
+        startup = time.monotonic() - began
+        try:
+            for model in todo:
+                _level(ctx, spec, label, target, model, users, startup, data)
+            if queries_todo:
+                _queries(ctx, spec, target, data)
+            if cross_todo:
+                _crosscheck(ctx, spec, target, cross_todo, data)
+        finally:
+            target.close()
 
 
 def _level(ctx: StageContext, spec: LoadSpec, label: str, target: Target, model: str,
-           users: int, data: dict[str, Any]) -> None:
+           users: int, startup_s: float, data: dict[str, Any]) -> None:
     saturated_at = next((r["users"] for r in data["levels"] if r["target"] == label
                          and r["model"] == "open" and r["status"] != "skipped"
                          and not_held(r)), None)
@@ -174,6 +141,7 @@ def _level(ctx: StageContext, spec: LoadSpec, label: str, target: Target, model:
     workdir = ctx.tmp_root / "load" / "levels" / f"{_slug(label)}-{model}-{users}"
     record = level.measure(target, load, model, workdir, _dist(ctx, users),
                            guarded=label != "external")
+    record["server_startup_s"] = startup_s
     _record(ctx, data, record)
 
 
