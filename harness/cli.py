@@ -283,9 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     swp.set_defaults(func=_cmd_sweep)
     ld = sub.add_parser("load", help="team scale: many training jobs on one shared tracking "
                                      "server, and queries as its store grows (Locust; about 20 "
-                                     "minutes, --quick about 6)")
+                                     "minutes, --quick under 5)")
     ld.add_argument("--quick", action="store_true",
-                    help="N = 1, 4, 16 writers and stores of 100 and 1,000 runs")
+                    help="N = 1, 4, 16 writers on one server per scenario, stores of 100 "
+                         "and 500 runs")
     ld.add_argument("--load-target", help="your own MLflow-API server instead of the four the "
                                           "harness starts on 127.0.0.1")
     ld.add_argument("--load-workers", type=int, default=0,

@@ -119,13 +119,13 @@ OPTIONS: tuple[Option, ...] = (
            "input)", False, action="store_true"),
     Option("crash-at", "crash safety: comma-separated fractions of the log_metrics calls; the "
            "training process is SIGKILLed once at each (0 < FRACTION < 1; default "
-           f"{','.join(map(str, CRASH_AT))}: five kills per tool:scenario)",
+           f"{','.join(map(str, CRASH_AT))}: {len(CRASH_AT)} kills per tool:scenario)",
            list(CRASH_AT), fractions),
     Option("quick", "a fast look (about 1-2 minutes for the four tools): each tool's first "
            "scenario, a 3-epoch workload, 3 interleaved repeats, no probes, reliability checks "
            "or projection check", False,
            action="store_true"),
-    Option("no-load", "skip the team-scale load stage (the quick one runs by default: about 6 "
+    Option("no-load", "skip the team-scale load stage (the quick one runs by default: under 5 "
            "minutes; `trackbench load` runs the full curves)", False, action="store_true",
            cli_only=True),
     Option("load-target", "team scale: load your own MLflow-API server at this URL instead of "

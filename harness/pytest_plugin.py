@@ -35,7 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "instead of the test suite")
     options.add_to(group.addoption, prefix=PREFIX)
     group.addoption("--trackbench-load", action="store_true", default=False,
-                    help="with --benchmark: also the quick team-scale load stage (about 6 "
+                    help="with --benchmark: also the quick team-scale load stage (under 5 "
                          "minutes), whose Team scale section joins the report")
     group.addoption("--trackbench-out", default="reports/benchmark",
                     help="where --benchmark writes results.json and REPORT.md")

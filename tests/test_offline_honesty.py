@@ -17,7 +17,7 @@ from harness import report, runner
 from harness.measure import netguard
 from harness.measure.cell import run_cell
 from harness.measure.proctree import run_monitored
-from harness.plan import Cell, Plan
+from harness.plan import CRASH_AT, Cell, Plan
 from harness.report import offline as report_offline
 from harness.report.markdown import cell_label
 from harness.report.page import Page
@@ -196,8 +196,9 @@ def test_run_progress_and_report_show_the_attempts(tmp_path: Path) -> None:
     assert any(tool in line and "offline guard: 3 network attempt(s)" in line for line in lines)
     text = report.render(data)
     section = text.split("## Offline honesty")[1].split("## Failures and findings")[0]
-    # Every guarded run is read: the measured cell, five crash kills, one bad-input run, 3 each.
+    # Every guarded run is read: the measured cell, each crash kill, one bad-input run, 3 each.
+    runs = 1 + len(CRASH_AT) + 1
     row = next(line for line in section.splitlines() if line.startswith(f"| {tool}:default |"))
-    assert f"| {tool}:default | 21 |" in row and "(crash)" in row and "(bad-input)" in row
+    assert f"| {tool}:default | {3 * runs} |" in row and "(crash)" in row and "(bad-input)" in row
     assert "`bad-input`, `crash`, `log`, `read`" in section
     assert "No attempt seen in" not in section  # the baseline and the floor are not listed

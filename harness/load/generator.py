@@ -231,9 +231,10 @@ def _read_counts(paths: Sequence[Path]) -> dict[str, list[int]]:
     return total
 
 
-# Up to this many users, one Locust process: forking workers costs seconds per run, and one
-# event loop keeps up with a few jobs (a level where it did not is flagged generator-bound).
-ONE_PROCESS_USERS = 4
+# Up to this many users, one Locust process: forking workers costs ~3 s per run here, and one
+# event loop kept up with 16 closed-loop jobs on FastTrackML, the fastest server (~180
+# log-batches/s at 0.65 of a core); a level where it did not is flagged generator-bound.
+ONE_PROCESS_USERS = 16
 
 
 def processes_for(users: int, cores: int | None = None) -> int:

@@ -1,4 +1,4 @@
-"""One measured level: N training jobs on one fresh server, under one load model.
+"""One measured level: N training jobs on one server, in a new experiment, under one load model.
 
 While Locust runs, the server's process tree and its PostgreSQL/S3 are sampled (CPU, peak RSS);
 afterwards every run is read back, and the store's size is taken again. The record says when
@@ -77,14 +77,13 @@ def measure(target: Target, load: Load, model: str, workdir: Path, dist: Distrib
     points = read_back(target.uri, run.counts, load.metrics)
     bound = generator_bound(run.cpu_s, run.wall_s, dist.processes, float(server_cost["cpu_s"]),
                             run.machine_cpu)
-    alive = target.server is None or bool(target.server_pids())
     record.update(
         status="ok" if run.returncode == 0 else "failed",
         error=None if run.returncode == 0 else
         f"locust exited with {run.returncode}: {run.log_tail[-500:]}",
         endpoints=run.endpoints, errors=run.errors, points=points,
         stored_points_per_s=points["stored"] / load.seconds,
-        late_steps=run.late_steps, server_alive_after=alive, generator_killed=run.killed,
+        late_steps=run.late_steps, server_alive_after=target.alive(), generator_killed=run.killed,
         server={**server_cost, "cores": float(server_cost["cpu_s"]) / run.wall_s},
         backends={**backend_cost, "cores": float(backend_cost["cpu_s"]) / run.wall_s},
         generator={"cpu_s": run.cpu_s, "cores": run.cpu_s / run.wall_s,

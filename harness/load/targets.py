@@ -1,4 +1,4 @@
-"""The servers the load stage measures, each level on a fresh server process and a fresh store.
+"""The servers the load stage measures: a fresh server process on a fresh store when started.
 
 The four server scenarios that speak MLflow's REST API: ``mlflow server`` on SQLite and on
 PostgreSQL + S3, FastTrackML on SQLite and on PostgreSQL. The PostgreSQL and S3 they use are the
@@ -48,6 +48,10 @@ class Target:
 
     def backend_pids(self) -> list[int]:
         return [pid for b in self.backends for pid in b.pids()]
+
+    def alive(self) -> bool:
+        """A team's own server is taken as up; ours while its process runs."""
+        return self.server is None or bool(self.server.pids())
 
     def close(self) -> None:
         """Stop our server and drop its store; whatever fails, both are tried."""

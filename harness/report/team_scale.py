@@ -39,10 +39,13 @@ def render(page: Page) -> list[str]:
 
 def _method(load: Mapping[str, Any]) -> str:
     spec = load["spec"]
+    fresh = ("each level on a fresh server and store" if spec.get("fresh_per_level", True)
+             else "one server and store per server scenario, its levels in ascending N, each "
+                  "level's jobs in a new experiment (the full stage starts a fresh one per "
+                  "level)")
     where = ("a team's own server (`--load-target`), loaded as it is" if load.get("target_uri")
-             else "servers the harness started on 127.0.0.1, each level on a fresh server and "
-                  "store (PostgreSQL and S3 shared by the levels, a new database and bucket "
-                  "prefix each)")
+             else f"servers the harness started on 127.0.0.1, {fresh} (PostgreSQL and S3 "
+                  "shared by the servers, a new database and bucket prefix each)")
     return (f"N training jobs at once, as [Locust](https://locust.io) users on MLflow's REST API, "
             f"against {where}. A job creates a run, logs {10} params in one log-batch, then one "
             f"log-batch of {spec['metrics']} metrics per step for {spec['steps']} steps, and ends "
