@@ -114,7 +114,8 @@ def test_users_own_workload_through_mlflow(tmp_path: Path) -> None:
             tracker.log_artifact(path)
     '''))
     run = trackbench("run", "--tools", "mlflow", "--scenarios", "first", "--workload",
-                     "mymod:train", "--repeats", "1", "--no-probes", "--no-load", "--out",
+                     "mymod:train", "--repeats", "1", "--no-probes", "--no-load",
+                     "--no-reliability", "--out",
                      str(tmp_path / "out"), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     data = json.loads((tmp_path / "out" / "results.json").read_text())
