@@ -164,3 +164,19 @@ def test_scaling_curves_come_from_a_sweeps_file_of_the_same_machine(tmp_path: Pa
     other = dict(sweeps, machine={**data["machine"], "cpu_logical": 64})
     assert "The sweeps given were not shown: results come from different machines" in (
         full_text(data, None, other))
+
+
+def test_a_finding_every_repeat_gave_is_listed_once_with_its_count() -> None:
+    from harness.report import findings
+    from harness.report.page import Page
+
+    def cell(repeat: int, error: str) -> dict:
+        return {"tool": "tensorboard", "scenario": "local", "status": "ok", "repeat": repeat,
+                "call_error_count": 1, "call_errors": [error]}
+
+    cells = [cell(0, "artifact: Unsupported"), cell(1, "artifact: Unsupported"),
+             cell(2, "metric: ValueError")]
+    lines = findings.render(Page({"cells": cells, "probes": []}))
+    assert [line for line in lines if line.startswith("- ")] == [
+        "- tensorboard:local raised on 1 log call(s): artifact: Unsupported (in 2 cells)",
+        "- tensorboard:local raised on 1 log call(s): metric: ValueError"]

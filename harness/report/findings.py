@@ -37,12 +37,21 @@ def _leftovers(cell: Mapping[str, Any]) -> list[str]:
                      f"alive {cell['hung_at_exit_s']:.0f} s after writing its results, killed by "
                      f"the harness (its measurements up to finish are kept)")
     if cell.get("call_error_count"):
-        lines.append(f"- {label} raised on {cell['call_error_count']} log calls: "
+        lines.append(f"- {label} raised on {cell['call_error_count']} log call(s): "
                      f"{'; '.join(cell['call_errors'][:3])}")
     return lines
 
 
+def _counted(lines: list[str]) -> list[str]:
+    """Each distinct line once, in first-seen order, with the number of cells that gave it."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    return [line if n == 1 else f"{line} (in {n} cells)" for line, n in counts.items()]
+
+
 def render(page: Page) -> list[str]:
     results = page.results
-    lines = _failures(results) + [line for cell in results["cells"] for line in _leftovers(cell)]
+    lines = _failures(results) + _counted([line for cell in results["cells"]
+                                           for line in _leftovers(cell)])
     return ["## Failures and findings", "", *((lines + [""]) if lines else ["None.", ""])]
