@@ -3,6 +3,7 @@ behind (processes, hangs at exit, errors in log calls), so no failure hides in a
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,10 +45,7 @@ def _leftovers(cell: Mapping[str, Any]) -> list[str]:
 
 def _counted(lines: list[str]) -> list[str]:
     """Each distinct line once, in first-seen order, with the number of cells that gave it."""
-    counts: dict[str, int] = {}
-    for line in lines:
-        counts[line] = counts.get(line, 0) + 1
-    return [line if n == 1 else f"{line} (in {n} cells)" for line, n in counts.items()]
+    return [line if n == 1 else f"{line} (in {n} cells)" for line, n in Counter(lines).items()]
 
 
 def render(page: Page) -> list[str]:

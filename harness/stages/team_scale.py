@@ -93,17 +93,12 @@ def _target_work(ctx: StageContext, spec: LoadSpec, label: str, backends: Backen
     as its store grows and the real-client cross-check (one start fewer each). A fresh server
     and store per level, or (``spec.fresh_per_level`` off) one server for all of the target's
     levels, each level's jobs in a new experiment, restarted only if it died."""
-    done = {(r["target"], r["model"], r["users"]) for r in data["levels"]}
     target: Target | None = None
     startup = 0.0
     try:
         for index, users in enumerate(spec.users):
-            last = index == len(spec.users) - 1
-            todo = [m for m in ("open", "closed") if (label, m, users) not in done]
-            queries_todo = last and not any(q["target"] == label for q in data["queries"])
-            cross_todo = last and crosscheck and [
-                n for n in spec.crosscheck_users
-                if (label, n) not in {(c["target"], c["users"]) for c in data["crosscheck"]}]
+            todo, queries_todo, cross_todo = _work_left(
+                spec, label, users, index == len(spec.users) - 1, crosscheck, data)
             if not (todo or queries_todo or cross_todo):
                 continue
             if target is not None and (spec.fresh_per_level or not target.alive()):
@@ -128,8 +123,21 @@ def _target_work(ctx: StageContext, spec: LoadSpec, label: str, backends: Backen
             target.close()
 
 
+def _work_left(spec: LoadSpec, label: str, users: int, last: bool, crosscheck: bool,
+               data: dict[str, Any]) -> tuple[list[str], bool, list[int]]:
+    """What level ``users`` of ``label`` still has to do (a resumed stage skips what is done):
+    its load models, and on the last level the queries and the cross-check's N."""
+    done = {(r["target"], r["model"], r["users"]) for r in data["levels"]}
+    todo = [m for m in ("open", "closed") if (label, m, users) not in done]
+    queries_todo = last and not any(q["target"] == label for q in data["queries"])
+    checked = {(c["target"], c["users"]) for c in data["crosscheck"]}
+    cross_todo = ([n for n in spec.crosscheck_users if (label, n) not in checked]
+                  if last and crosscheck else [])
+    return todo, queries_todo, cross_todo
+
+
 def _not_started(ctx: StageContext, data: dict[str, Any], label: str, users: int,
-                 todo: list[str], queries_todo: bool, cross_todo: list[int] | bool,
+                 todo: list[str], queries_todo: bool, cross_todo: list[int],
                  exc: Exception) -> None:
     """Record every piece of work a level's server was to take as failed: it did not start."""
     error = f"server did not start: {exc}"
@@ -138,7 +146,7 @@ def _not_started(ctx: StageContext, data: dict[str, Any], label: str, users: int
                             "status": "failed", "error": error})
     if queries_todo:
         data["queries"].append({"target": label, "status": "failed", "error": error})
-    for n in cross_todo or []:
+    for n in cross_todo:
         data["crosscheck"].append({"target": label, "users": n, "status": "failed",
                                    "error": error})
     ctx.save()
