@@ -66,8 +66,25 @@ def test_tools_the_rounds_cannot_separate_are_tied_the_others_ordered() -> None:
     shape = next(s for s in decision.decide(data({"a:local": noisy, "b:local": close,
                                                   "c:local": costly}))
                  if s.key == "solo")
-    assert [[r.label for r in g] for g in shape.groups] == [["a:local", "b:local"],
-                                                            ["c:local"]]
+    assert [(r.label, r.place.text) for r in shape.qualifying] == [("a:local", "1–2"),
+                                                                   ("b:local", "1–2"),
+                                                                   ("c:local", "3")]
+
+
+def test_rows_keep_the_cost_order_and_a_noisy_one_gets_a_range_not_a_shared_rank() -> None:
+    """A steady tool shown dearer than the leader stays above a noisier, dearer one that the
+    rounds cannot separate from the leader (a grouping by leader put it below)."""
+    steady = [(2.0, 0.001 * f) for f in (1.0, 1.01, 0.99, 1.0, 1.0)]
+    above = [(2.0, 0.0012 * f) for f in (1.0, 1.01, 0.99, 1.0, 1.0)]
+    noisy = [(2.0, 0.0014 * f) for f in (0.5, 2.0, 0.6, 1.0, 1.9)]
+    shape = next(s for s in decision.decide(data({"n:local": noisy, "a:local": above,
+                                                  "s:local": steady}))
+                 if s.key == "solo")
+    assert [(r.label, r.place.text) for r in shape.qualifying] == [("s:local", "1–2"),
+                                                                   ("a:local", "2–3"),
+                                                                   ("n:local", "1–3")]
+    costs = [r.added[0] for r in shape.qualifying]
+    assert costs == sorted(costs)
 
 
 def test_must_haves_decide_who_qualifies_per_team_shape() -> None:
@@ -77,9 +94,9 @@ def test_must_haves_decide_who_qualifies_per_team_shape() -> None:
                  coverage={"a:local": {"auth": {"status": "absent"}}, "b:local": verified,
                            "c:shared": verified})
     shapes = {s.key: s for s in decision.decide(given)}
-    assert [r.label for g in shapes["solo"].groups for r in g] == ["b:local"]
-    assert [r.label for g in shapes["solo"].others for r in g] == ["a:local"]
-    assert [r.label for g in shapes["team-shared"].groups for r in g] == ["c:shared"]
+    assert [r.label for r in shapes["solo"].qualifying] == ["b:local"]
+    assert [r.label for r in shapes["solo"].others] == ["a:local"]
+    assert [r.label for r in shapes["team-shared"].qualifying] == ["c:shared"]
     page = report.render(given)
     one = page.split("## Cost for your training run")[0]
     assert "| 1 | b:local |" in one and "Missing a must-have: `a:local` (auth absent)." in one

@@ -34,8 +34,9 @@ METHOD = f"""\
   paired t-test on the log of their per-round ratio (on the differences where a figure is not
   positive), with Holm's correction over the pairs compared (family-wise {100 * ALPHA:.0f}%): all
   the pairs of a team shape on page one, neighbours in the Stability section. Where it does
-  not reject, the two are *tied*; page one groups each cheapest remaining tool:scenario with
-  every other not shown to cost more. `null` is an adapter that does nothing: the harness's
+  not reject, the two are *tied*; page one lists tool:scenarios by their median and gives each
+  the ranks the tests allow: from one more than those shown cheaper to the count less those
+  shown dearer. `null` is an adapter that does nothing: the harness's
   own floor. Cells are interleaved across tools, after an unrecorded warm-up ({{warmup}}).
   Before each measured process starts, pending disk writes are flushed (`sync`), so one cell's
   writeback does not land in the next one's figures.

@@ -1,5 +1,6 @@
 """Page one, "Which tracker": for each team shape, who meets the must-haves and what each would
-add to the team's training run, cheapest first, ties marked, red flags inline; one screen."""
+add to the team's training run, cheapest first, ties as ranges of rank, red flags inline; one
+screen."""
 
 from __future__ import annotations
 
@@ -30,13 +31,10 @@ def _why(row: Row, parts: Mapping[str, Any]) -> str:
     return "; ".join([text, *missing, *row.flags])
 
 
-def _table(groups: list[list[Row]], parts: Mapping[str, Any]) -> list[str]:
-    rows = []
-    for rank, group in enumerate(groups, 1):
-        mark = f"{rank}=" if len(group) > 1 else str(rank)
-        rows += [[mark, cell_label(*row.label.rsplit(":", 1)), _cost(row),
-                  "-" if row.share is None else f"{100 * row.share:.1f}%", _why(row, parts)]
-                 for row in group]
+def _table(placed: list[Row], parts: Mapping[str, Any]) -> list[str]:
+    rows = [["-" if row.place is None else row.place.text, cell_label(*row.label.rsplit(":", 1)),
+             _cost(row), "-" if row.share is None else f"{100 * row.share:.1f}%",
+             _why(row, parts)] for row in placed]
     return md_table(["rank", "tool:scenario", "adds to your run", "share of the run",
                      "why (the cost's two parts; red flags)"], rows)
 
@@ -47,14 +45,14 @@ def _missing(row: Row) -> str:
 
 def _shape(shape: Shape, parts: Mapping[str, Any]) -> list[str]:
     lines = [f"### {shape.title}", ""]
-    if shape.groups:
-        lines += _table(shape.groups, parts)
+    if shape.qualifying:
+        lines += _table(shape.qualifying, parts)
     elif shape.others:
         lines += ["None meets every must-have. Closest, in order of cost (they miss one or "
                   "more):", "", *_table(shape.others, parts)]
     else:
         lines += ["Nothing of this shape was measured.", ""]
-    others = [row for group in shape.others for row in group] if shape.groups else []
+    others = shape.others if shape.qualifying else []
     if others:
         shown = ", ".join(_missing(r) for r in others[:MAX_LISTED])
         more = f" and {len(others) - MAX_LISTED} more" if len(others) > MAX_LISTED else ""
@@ -89,8 +87,10 @@ def render(page: Page) -> list[str]:
     lines = ["## Which tracker", "",
              f"For a training run of {run.text()} (`--training-run`): what each tool would add, "
              "projected from this run's measurements ([how, and checked](#cost-for-your-"
-             "training-run)); median [interval] over rounds. Ranks with `=` are tied: this run "
-             "cannot tell them apart ([test](#how-it-was-measured)). " + must, ""]
+             "training-run)); median [interval] over rounds, cheapest first. A rank a–b is as far "
+             "as this run can place a row: of the n listed with it, a−1 are shown cheaper and "
+             "n−b dearer, and the rest it cannot tell apart from it (tied; "
+             "[test](#how-it-was-measured)). " + must, ""]
     lines += _checked(results)
     parts = projection(results)
     for shape in decide(results):

@@ -1,13 +1,13 @@
 """The answer a team came for, drawn from the results alone: for each of the seed's three team
 shapes, which tool:scenarios meet the must-haves (``--require``; only *verified* on the scenario
 as run counts), in order of what they would add to the team's training run, with the ones the
-run cannot tell apart tied, and the red flags beside each.
+run cannot tell apart given a range of ranks, and the red flags beside each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from adapters.base import REFERENCE_TOOLS
@@ -32,6 +32,7 @@ class Row:
     rounds: int
     missing: dict[str, str]  # unmet must-have -> its status
     flags: list[str] = field(default_factory=list)
+    place: ranking.Placing | None = None  # among the rows it is listed with
 
     @property
     def qualifies(self) -> bool:
@@ -42,8 +43,8 @@ class Row:
 class Shape:
     key: str
     title: str
-    groups: list[list[Row]]  # qualifying rows, cheapest group first; a group is a tie
-    others: list[list[Row]]  # measured rows missing a must-have, in the same kind of order
+    qualifying: list[Row]  # cheapest first, each placed among the qualifying
+    others: list[Row]  # measured rows missing a must-have, in the same kind of order
     unmeasured: list[tuple[str, str]]  # (label, why): no successful cell
 
 
@@ -126,15 +127,15 @@ def decide(results: Mapping[str, Any]) -> list[Shape]:
                             cost[label]["rounds"], requirement_gaps(coverage.get(label, {}),
                                                                     required),
                             _flags(results, label)))
-        shapes.append(Shape(key, title, _grouped([r for r in rows if r.qualifies], rounds),
-                            _grouped([r for r in rows if not r.qualifies], rounds), unmeasured))
+        shapes.append(Shape(key, title, _placed([r for r in rows if r.qualifies], rounds),
+                            _placed([r for r in rows if not r.qualifies], rounds), unmeasured))
     return shapes
 
 
-def _grouped(rows: list[Row], rounds: Mapping[str, Mapping[int, float]]) -> list[list[Row]]:
+def _placed(rows: list[Row], rounds: Mapping[str, Mapping[int, float]]) -> list[Row]:
     by_label = {row.label: row for row in rows}
-    groups = ranking.tie_groups(rounds, list(by_label))
-    return [[by_label[label] for label in group] for group in groups]
+    return [replace(by_label[p.label], place=p)
+            for p in ranking.placings(rounds, list(by_label))]
 
 
 def summary(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,9 +145,9 @@ def summary(results: Mapping[str, Any]) -> dict[str, Any]:
     rounds = projected_rounds(results["cells"], run.calls)
     out = {}
     for shape in decide(results):
-        qualifying = sorted(r.label for g in shape.groups for r in g)
+        qualifying = sorted(r.label for r in shape.qualifying)
         # When none qualifies, page one orders the closest: that order must repeat too.
-        closest = sorted(r.label for g in shape.others for r in g)
+        closest = sorted(r.label for r in shape.others)
         out[shape.key] = {"qualifying": qualifying, "closest": closest,
                           "ordered": sorted(map(list, ranking.significant_pairs(
                               rounds, qualifying + closest)))}

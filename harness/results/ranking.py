@@ -101,17 +101,28 @@ def significant_pairs(rounds: Rounds, labels: Sequence[str]) -> set[tuple[str, s
     return {(p.faster, p.slower) for p, r in zip(pairs, rejected, strict=True) if r}
 
 
-def tie_groups(rounds: Rounds, labels: Sequence[str]) -> list[list[str]]:
-    """Rank groups, cheapest first: the cheapest remaining tool:scenario and every other not
-    shown to cost more than it (ties need not be neighbours in median order: a noisy figure
-    stays tied with the leader until the data separate them)."""
-    chosen = [label for label in labels if rounds.get(label)]
-    remaining = sorted(chosen, key=lambda label: statistics.median(rounds[label].values()))
-    worse = significant_pairs(rounds, remaining)
-    groups = []
-    while remaining:
-        leader = remaining[0]
-        group = [label for label in remaining if label == leader or (leader, label) not in worse]
-        groups.append(group)
-        remaining = [label for label in remaining if label not in group]
-    return groups
+@dataclass(frozen=True)
+class Placing:
+    """Where a run can place ``label`` among the others compared with it: ``best`` is one more
+    than those it shows cheaper, ``worst`` the count less those it shows dearer; the ones in
+    between it cannot tell apart from ``label`` (tied)."""
+
+    label: str
+    best: int
+    worst: int
+
+    @property
+    def text(self) -> str:
+        return str(self.best) if self.best == self.worst else f"{self.best}–{self.worst}"
+
+
+def placings(rounds: Rounds, labels: Sequence[str]) -> list[Placing]:
+    """``labels`` in order of their median, each with the ranks the run allows it: the order is
+    always the figure's, and a tie shows as a range instead of a rank the noise could swap
+    (a grouping by leader would put a cheaper tool below a dearer one that is merely noisier)."""
+    chosen = sorted((label for label in labels if rounds.get(label)),
+                    key=lambda label: statistics.median(rounds[label].values()))
+    worse = significant_pairs(rounds, chosen)
+    return [Placing(label, 1 + sum((other, label) in worse for other in chosen),
+                    len(chosen) - sum((label, other) in worse for other in chosen))
+            for label in chosen]
