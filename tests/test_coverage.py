@@ -342,6 +342,9 @@ def test_real_tool_probe_verdicts_and_report(label: str, short_tmp: Path,
     ctx = StageContext(plan=plan, pairs=[(tool, scenario)], data={}, results_path=None,
                        pool=pool, tmp_root=short_tmp, progress=lambda _: None)
     server = server_probes.probe(ctx) if names else {}
+    if server.get("auth") is not None:  # the basic-auth server's probes, every one as expected
+        assert len(server["auth"]) >= 10, server["auth"]
+        assert [p for p in server["auth"] if p["outcome"] != "verified"] == []
     record["coverage"] = coverage.merge(record["coverage"],
                                         server_coverage.coverage_for(label, server))
     for feature, (status, check) in EXPECTED[label].items():

@@ -1,4 +1,5 @@
-"""Real tracking servers on loopback: MLflow (plain and basic-auth) and FastTrackML.
+"""Real tracking servers on loopback: MLflow and FastTrackML (the basic-auth app's probes run
+in test_coverage's server scenario, the PostgreSQL password's secrecy in test_secrets).
 
 One plain MLflow server is shared by the module (its start-up takes seconds); the last test on it
 stops it and checks that nothing is left: no process, no listening port.
@@ -7,26 +8,19 @@ stops it and checks that nothing is left: no process, no listening port.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psutil
 import pytest
 
-from harness.probes.auth import probe_auth
 from harness.probes.rest import probe_rest_api
 from harness.services.base import ServiceError, free_port, port_open, tree
 from harness.services.mlflow_server import (
     ExternalTrackingServer,
     FastTrackMLServer,
     MlflowServer,
-    _api_ok,
 )
-from harness.services.postgres import PostgresService
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
 
@@ -94,28 +88,6 @@ def test_backend_store_uri_is_not_on_the_command_line(server: MlflowServer) -> N
             or "--backend-store-uri" in line] == []
 
 
-@pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("pgserver", "psycopg")),
-                    reason="the PostgreSQL backend needs pip install pgserver psycopg")
-def test_postgres_password_is_in_no_command_line_or_log(tmp_path: Path) -> None:
-    short = Path(tempfile.mkdtemp(dir="/tmp", prefix="tb-mls-"))
-    pg = PostgresService(short / "pg", tmp_path / "logs")
-    try:
-        pg.start()
-        uri = pg.endpoints()["postgres_uri"]
-        password = urlsplit(uri).password
-        assert password
-        with MlflowServer(tmp_path / "work", tmp_path / "logs", name="mlflow-server-pg",
-                          backend_store_uri=uri) as srv:
-            assert _api_ok(srv.uri)
-            lines = _cmdlines(srv)
-            assert len(lines) >= 2  # mlflow server and its uvicorn
-            assert [line for line in lines if password in line] == []
-        assert password not in srv.log_path.read_text()
-    finally:
-        pg.stop()
-        shutil.rmtree(short, ignore_errors=True)
-
-
 def test_rest_probe(server: MlflowServer) -> None:
     probes = probe_rest_api(server.uri)
     by_key = {(p["method"], p["endpoint"].rsplit("mlflow", 1)[1]): p for p in probes}
@@ -147,16 +119,6 @@ def test_stop_leaves_no_process_and_closes_the_port(server: MlflowServer) -> Non
     assert server.pids() == []
     assert not [p.pid for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not port_open(server.port)
-
-
-def test_basic_auth_probes(tmp_path: Path) -> None:
-    with MlflowServer(tmp_path / "work", tmp_path / "logs", name="mlflow-server-auth",
-                      app_name="basic-auth") as srv:
-        ends = srv.endpoints()
-        probes = probe_auth(ends["tracking_uri"], ends["admin_username"], ends["admin_password"])
-    assert srv.log_path.name == "mlflow-server-auth.log"
-    assert len(probes) >= 10
-    assert [p for p in probes if p["outcome"] != "verified"] == []
 
 
 def test_fasttrackml_serves_the_mlflow_client(tmp_path: Path) -> None:

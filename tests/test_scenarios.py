@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -17,8 +18,10 @@ from adapters import mlflow as mlflow_adapter  # noqa: E402
 from adapters.mlflow import MlflowAdapter  # noqa: E402
 from harness.measure.cell import run_cell  # noqa: E402
 from harness.plan import Cell, Plan  # noqa: E402
+from harness.services.base import tree  # noqa: E402
 from harness.services.pool import ServicePool  # noqa: E402
 from tests.test_cli import interruptible  # noqa: E402
+from tests.test_secrets import _files_holding  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = Plan(tools=["mlflow"], workload="tests.fakes:small_workload", repeats=1, probes=False,
@@ -37,12 +40,19 @@ def _descendants() -> set[int]:
 
 
 def test_scenario_3_postgres_s3_end_to_end(tmp_path: Path) -> None:
+    """One cell through the embedded stack, which also must keep its PostgreSQL password (made
+    per run) out of every command line a local user's ``ps`` shows and of every file it writes
+    (the stack takes ~20 s to start, so the secrecy check rides on this test)."""
     before = _descendants()
-    pool = ServicePool(tmp_path / "svc", tmp_path / "logs", {}, progress=lambda _: None)
+    logs = tmp_path / "logs"
+    pool = ServicePool(tmp_path / "svc", logs, {}, progress=lambda _: None)
     try:
         services = pool.get(MlflowAdapter.scenario_services["server-postgres-s3"])
-        record = run_cell(Cell("mlflow", "server-postgres-s3"), PLAN, tmp_path,
-                                 services)
+        password = urlsplit(services["postgres"].endpoints()["postgres_uri"]).password
+        assert password and len(password) >= 20
+        record = run_cell(Cell("mlflow", "server-postgres-s3"), PLAN, tmp_path, services)
+        cmdlines = {proc.pid: _cmdline(proc) for service in services.values()
+                    for pid in service.pids() for proc in tree(pid)}
     finally:
         pool.close()
     assert record["status"] == "ok", record["error"]
@@ -53,8 +63,14 @@ def test_scenario_3_postgres_s3_end_to_end(tmp_path: Path) -> None:
     assert server["cpu_s"] > 0 and server["peak_rss_bytes"] > 50_000_000
     assert record["services"]["postgres"]["disk_bytes"] > 0
     assert record["services"]["s3"]["disk_bytes"] >= 1024  # the artifact's bytes
-    assert (tmp_path / "logs" / "postgres.log").exists()
     assert _descendants() <= before
+    assert any("mlflow server" in c for c in cmdlines.values())
+    assert any("postgres" in c for c in cmdlines.values())
+    assert {pid: c for pid, c in cmdlines.items() if password in c} == {}
+    assert sorted(p.name for p in logs.iterdir()) == [
+        "mlflow-server-postgres-s3.log", "postgres.log", "s3.log"]
+    assert _files_holding(logs, [password]) == {}
+    assert _files_holding(tmp_path / "svc", [password]) == {}  # the pwfile went after initdb
 
 
 def test_an_unrelated_file_store_error_is_not_called_a_refusal(

