@@ -243,6 +243,7 @@ def test_levels_share_a_server_only_when_the_spec_says_and_a_dead_one_is_replace
 
     started: list[targets.Target] = []
     used: list[tuple[int, int]] = []  # (level's N, index of the server it ran on)
+    timed: list[bool] = []  # whether the record was given its server's start-up time
 
     def start(ctx, label, key, backends) -> targets.Target:
         started.append(targets.Target(label, f"http://127.0.0.1/{key}", _Server()))
@@ -250,6 +251,7 @@ def test_levels_share_a_server_only_when_the_spec_says_and_a_dead_one_is_replace
 
     def measure(ctx, spec_, label, target, model, users, startup_s, data) -> None:
         used.append((users, started.index(target)))
+        timed.append(startup_s is not None)
         if users == 2 and model == "closed":
             target.server.up = False  # the server died in this level
 
@@ -264,4 +266,7 @@ def test_levels_share_a_server_only_when_the_spec_says_and_a_dead_one_is_replace
     servers = [index for _, index in used]
     # Fresh: one server per N. Shared: N = 1 and 2 on the first, N = 4 on its replacement.
     assert servers == ([0, 0, 1, 1, 2, 2] if fresh else [0, 0, 0, 0, 1, 1])
+    # A server's start-up time goes on the first record that ran on it, not on every level.
+    assert timed == [index == 0 or servers[index] != servers[index - 1]
+                     for index in range(len(servers))]
     assert all(not t.server.up for t in started)  # every server stopped at the end

@@ -94,7 +94,7 @@ def _target_work(ctx: StageContext, spec: LoadSpec, label: str, backends: Backen
     and store per level, or (``spec.fresh_per_level`` off) one server for all of the target's
     levels, each level's jobs in a new experiment, restarted only if it died."""
     target: Target | None = None
-    startup = 0.0
+    startup: float | None = None  # of the server just started; None once a level reported it
     try:
         for index, users in enumerate(spec.users):
             todo, queries_todo, cross_todo = _work_left(
@@ -114,6 +114,7 @@ def _target_work(ctx: StageContext, spec: LoadSpec, label: str, backends: Backen
                 startup = time.monotonic() - began
             for model in todo:
                 _level(ctx, spec, label, target, model, users, startup, data)
+                startup = None
             if queries_todo:
                 _queries(ctx, spec, target, data)
             if cross_todo:
@@ -153,7 +154,7 @@ def _not_started(ctx: StageContext, data: dict[str, Any], label: str, users: int
 
 
 def _level(ctx: StageContext, spec: LoadSpec, label: str, target: Target, model: str,
-           users: int, startup_s: float, data: dict[str, Any]) -> None:
+           users: int, startup_s: float | None, data: dict[str, Any]) -> None:
     saturated_at = next((r["users"] for r in data["levels"] if r["target"] == label
                          and r["model"] == "open" and r["status"] != "skipped"
                          and not_held(r)), None)
@@ -166,7 +167,7 @@ def _level(ctx: StageContext, spec: LoadSpec, label: str, target: Target, model:
     workdir = ctx.tmp_root / "load" / "levels" / f"{_slug(label)}-{model}-{users}"
     record = level.measure(target, load, model, workdir, _dist(ctx, users),
                            guarded=label != "external")
-    record["server_startup_s"] = startup_s
+    record["server_startup_s"] = startup_s  # None: the server came from an earlier level
     _record(ctx, data, record)
 
 
