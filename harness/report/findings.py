@@ -11,20 +11,11 @@ from harness.report.markdown import cell_label
 from harness.report.page import Page
 
 
-def _failures(results: Mapping[str, Any]) -> list[str]:
-    """One line per tool, status and error, over measured and probe cells."""
-    lines = []
-    seen: set[tuple[str, str, str]] = set()
-    for cell in [*results.get("probes", []), *results["cells"]]:
-        if cell["status"] == "ok":
-            continue
-        key = (cell["tool"], cell["status"], str(cell.get("error")))
-        if key in seen:
-            continue
-        seen.add(key)
-        lines.append(f"- **{cell_label(cell['tool'], cell['scenario'])}** {cell['status']}: "
-                     f"{cell.get('error')}")
-    return lines
+def _failure(cell: Mapping[str, Any]) -> list[str]:
+    if cell["status"] == "ok":
+        return []
+    return [f"- **{cell_label(cell['tool'], cell['scenario'])}** {cell['status']}: "
+            f"{cell.get('error')}"]
 
 
 def _leftovers(cell: Mapping[str, Any]) -> list[str]:
@@ -50,6 +41,7 @@ def _counted(lines: list[str]) -> list[str]:
 
 def render(page: Page) -> list[str]:
     results = page.results
-    lines = _failures(results) + _counted([line for cell in results["cells"]
-                                           for line in _leftovers(cell)])
+    cells = [*results.get("probes", []), *results["cells"]]
+    lines = (_counted([line for cell in cells for line in _failure(cell)])
+             + _counted([line for cell in results["cells"] for line in _leftovers(cell)]))
     return ["## Failures and findings", "", *((lines + [""]) if lines else ["None.", ""])]
