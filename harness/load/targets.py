@@ -71,10 +71,9 @@ class Backends:
 
     def get(self, name: str) -> Service:
         if name not in self._services:
-            service = (PostgresService(self.root / "postgres", self.log_dir) if name == "postgres"
-                       else S3Service(self.root / "s3", self.log_dir))
-            service.name = f"load-{service.name}"
-            service.log_path = self.log_dir / f"{service.name}.log"
+            service = (PostgresService(self.root / "postgres", self.log_dir, name="load-postgres")
+                       if name == "postgres"
+                       else S3Service(self.root / "s3", self.log_dir, name="load-s3"))
             service.start()  # a failure raises; the stage records it for the target's levels
             self._services[name] = service
         return self._services[name]

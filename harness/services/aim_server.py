@@ -18,15 +18,14 @@ from pathlib import Path
 from harness.measure.cell import disk_bytes
 from harness.measure.isolation import private_env
 from harness.measure.netguard import GuardLog, guard_env
-from harness.services.base import LOOPBACK, ServiceError
+from harness.services.base import LOOPBACK, ServerProcess, ServiceError
 from harness.services.http import http_json
-from harness.services.mlflow_server import _Process
 
 HEALTH_PATH = "/status/"
 AIM_ENV_PREFIX = "__AIM_"  # Aim's own settings; a user's would move the repository or base path
 
 
-class AimServer(_Process):
+class AimServer(ServerProcess):
     """``aim server`` on a free loopback port, stopped by pid (its uvicorn child with it);
     ``kill``/``restart`` (the outage check) keep the port and the repository."""
 

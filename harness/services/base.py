@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import os
 import socket
 import subprocess
@@ -113,9 +114,11 @@ def spawn(cmd: Sequence[str], log: Path, env: Mapping[str, str] | None = None,
 class Service(abc.ABC):
     """One managed service. ``start`` returns only once it answers; ``stop`` is idempotent."""
 
-    name: str
+    name: str  # the class's; an instance may be given its own (two of a kind side by side)
 
-    def __init__(self, workdir: Path, log_dir: Path) -> None:
+    def __init__(self, workdir: Path, log_dir: Path, name: str | None = None) -> None:
+        if name:
+            self.name = name
         self.workdir = workdir  # its data (database files, bucket volume, ...)
         self.log_path = log_dir / f"{self.name}.log"
         self._proc: subprocess.Popen | None = None  # the process we started (None: external)
@@ -155,3 +158,66 @@ class Service(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ServerProcess(Service):
+    """A server process the harness spawned and stops by pid (MLflow's, FastTrackML's, Aim's);
+    ``startup_s`` is spawn-to-healthy.
+
+    ``kill`` and ``restart`` are the server-outage check: a crash of the server (SIGKILL of its
+    whole tree, no clean shutdown), then the same server again on the same port and stores.
+    """
+
+    startup_s: float | None = None
+
+    def __init__(self, workdir: Path, log_dir: Path, name: str | None = None) -> None:
+        super().__init__(workdir, log_dir, name)
+        self.port: int | None = None
+        self._keep_port = False
+
+    def _next_port(self) -> int:
+        return self.port if self._keep_port and self.port else free_port()
+
+    def kill(self) -> None:
+        """SIGKILL the server and its descendants at once, as a crash or an OOM kill would."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        members = tree(proc.pid)
+        for member in members:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
+        psutil.wait_procs(members, timeout=10)
+        proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Start again (after :meth:`kill`) on the same port with the same backend stores."""
+        self._proc = None
+        self._keep_port = True
+        try:
+            self.start()
+        finally:
+            self._keep_port = False
+
+    @property
+    def uri(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def _launch(self, cmd: list[str], env: dict[str, str], healthy: Callable[[], bool],
+                timeout_s: float) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        self._proc = spawn(cmd, self.log_path, env=env, cwd=self.workdir)
+        try:
+            wait_until(healthy, timeout_s, self.name, self.log_path,
+                       alive=lambda: self._proc is not None and self._proc.poll() is None)
+        except ServiceError:
+            self.stop()
+            raise
+        self.startup_s = time.monotonic() - started
+
+    def stop(self) -> None:
+        self._stop_process()
+
+    def endpoints(self) -> dict[str, str]:
+        return {"tracking_uri": self.uri}

@@ -12,8 +12,7 @@ import contextlib
 import secrets
 import shutil
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -23,10 +22,9 @@ from harness.measure.netguard import GuardLog, guard_env
 from harness.plan import redacted_uris
 from harness.services.base import (
     LOOPBACK,
+    ServerProcess,
     Service,
     ServiceError,
-    free_port,
-    spawn,
     tree,
     wait_until,
 )
@@ -59,71 +57,7 @@ def _child_env(workdir: Path, extra: Mapping[str, str]) -> dict[str, str]:
     return private_env(workdir, {"MLFLOW_DISABLE_TELEMETRY": "true", **extra})
 
 
-class _Process(Service):
-    """A server process the harness spawned and stops by pid; ``startup_s`` is spawn-to-healthy.
-
-    ``kill`` and ``restart`` are the server-outage check: a crash of the server (SIGKILL of its
-    whole tree, no clean shutdown), then the same server again on the same port and stores.
-    """
-
-    startup_s: float | None = None
-
-    def __init__(self, workdir: Path, log_dir: Path, name: str | None = None) -> None:
-        if name:
-            self.name = name
-        super().__init__(workdir, log_dir)
-        self.port: int | None = None
-        self._keep_port = False
-
-    def _next_port(self) -> int:
-        return self.port if self._keep_port and self.port else free_port()
-
-    def kill(self) -> None:
-        """SIGKILL the server and its descendants at once, as a crash or an OOM kill would."""
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        members = tree(proc.pid)
-        for member in members:
-            with contextlib.suppress(psutil.Error):
-                member.kill()
-        psutil.wait_procs(members, timeout=10)
-        proc.wait(timeout=10)
-
-    def restart(self) -> None:
-        """Start again (after :meth:`kill`) on the same port with the same backend stores."""
-        self._proc = None
-        self._keep_port = True
-        try:
-            self.start()
-        finally:
-            self._keep_port = False
-
-    @property
-    def uri(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def _launch(self, cmd: list[str], env: dict[str, str], healthy: Callable[[], bool],
-                timeout_s: float) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
-        self._proc = spawn(cmd, self.log_path, env=env, cwd=self.workdir)
-        try:
-            wait_until(healthy, timeout_s, self.name, self.log_path,
-                       alive=lambda: self._proc is not None and self._proc.poll() is None)
-        except ServiceError:
-            self.stop()
-            raise
-        self.startup_s = time.monotonic() - started
-
-    def stop(self) -> None:
-        self._stop_process()
-
-    def endpoints(self) -> dict[str, str]:
-        return {"tracking_uri": self.uri}
-
-
-class MlflowServer(_Process):
+class MlflowServer(ServerProcess):
     """``mlflow server`` on a free loopback port, artifacts proxied (``--serve-artifacts``).
 
     Defaults are scenario 2 (sqlite and an artifact directory under ``workdir``); pass a
@@ -221,7 +155,7 @@ class MlflowServer(_Process):
         return self._db.stat().st_size + artifacts
 
 
-class FastTrackMLServer(_Process):
+class FastTrackMLServer(ServerProcess):
     """FastTrackML (``fml server``), an MLflow-API tracking server in one Go binary.
 
     It serves the MLflow REST API at the root, like ``mlflow server``, but does not proxy

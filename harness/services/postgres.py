@@ -94,8 +94,8 @@ class PostgresService(Service):
     name = "postgres"
 
     def __init__(self, workdir: Path, log_dir: Path, start_timeout_s: float = 60.0,
-                 stop_timeout_s: float = 20.0) -> None:
-        super().__init__(workdir, log_dir)
+                 stop_timeout_s: float = 20.0, name: str | None = None) -> None:
+        super().__init__(workdir, log_dir, name)
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.port: int | None = None

@@ -84,8 +84,8 @@ class S3Service(Service):
     name = "s3"
 
     def __init__(self, workdir: Path, log_dir: Path, start_timeout_s: float = 60.0,
-                 stop_grace_s: float = 2.0) -> None:
-        super().__init__(workdir, log_dir)
+                 stop_grace_s: float = 2.0, name: str | None = None) -> None:
+        super().__init__(workdir, log_dir, name)
         self.start_timeout_s = start_timeout_s
         # On SIGTERM weed's filer waits 15 s for its own S3 gateway's metadata streams, so the
         # grace is short: every acknowledged write is already in the volume and leveldb files.
