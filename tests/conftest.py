@@ -7,12 +7,16 @@ into the repository's own ``reports/`` (a user's results live there).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from harness.services.mlflow_server import MlflowServer
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 _REPORTS = pytest.StashKey[dict[str, tuple[int, int]]]()
@@ -59,3 +63,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(f"tests wrote into the repository's reports/: {changed[:5]}",
                                 red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One guarded ``mlflow server`` on SQLite (scenario 2's) for the tests that only log
+    through one: its start (~10 s, import-bound) is paid once a session, not once a test.
+    Tests that stop, kill or probe a server's own start start their own."""
+    if importlib.util.find_spec("mlflow") is None:
+        pytest.skip("mlflow is not installed (pip install .[tools])")
+    root = tmp_path_factory.mktemp("mlflow-server-sqlite")
+    with MlflowServer(root / "work", root / "logs", name="mlflow-server-sqlite") as server:
+        yield server

@@ -16,6 +16,7 @@ from harness.measure.bad_input_cases import ALTERED, CASES, CRASHED, DROPPED, FA
 from harness.measure.bad_input_verdicts import classify
 from harness.plan import Plan, matrix, with_reference_tools
 from harness.report import bad_input as report_bad_input
+from harness.services.mlflow_server import MlflowServer
 from harness.stages import bad_input as bad_input_stage
 from tests.contexts import stage_context
 
@@ -190,17 +191,10 @@ def test_mlflow_async_logging_drops_what_sync_logging_rejects(fed) -> None:
     assert any('"high"' in line or "not str" in line for line in heard), heard
 
 
-def test_mlflow_server_takes_every_bad_input(tmp_path: Path, large) -> None:
-    pytest.importorskip("mlflow", reason="mlflow is not installed (pip install .[tools])")
-    from adapters.mlflow import MlflowAdapter
-    from harness.services.pool import ServicePool
-
-    pool = ServicePool(tmp_path / "svc", tmp_path / "logs", {}, progress=lambda _: None)
-    try:
-        services = pool.get(MlflowAdapter.scenario_services["server-sqlite"])
-        record = feed("mlflow", tmp_path, large, "server-sqlite", services)
-    finally:
-        pool.close()
+def test_mlflow_server_takes_every_bad_input(tmp_path: Path, large,
+                                             mlflow_server_sqlite: MlflowServer) -> None:
+    record = feed("mlflow", tmp_path, large, "server-sqlite",
+                  {"mlflow-server-sqlite": mlflow_server_sqlite})
     assert record["status"] == "ok", record["error"]
     assert record["cases"]["bi00"]["outcome"] == FAITHFUL
 

@@ -129,15 +129,15 @@ def test_sampling_sees_a_non_python_process_connection(tmp_path: Path) -> None:
     assert 3 <= watch.samples <= 12  # rate-limited: not at the 10 Hz of the resource sampler
 
 
-def test_mlflow_server_scenario_loopback_is_unaffected(tmp_path: Path) -> None:
-    pytest.importorskip("mlflow", reason="mlflow is not installed (the `tools` extra)")
+def test_mlflow_server_scenario_loopback_is_unaffected(tmp_path: Path,
+                                                      mlflow_server_sqlite: MlflowServer) -> None:
+    srv = mlflow_server_sqlite
     (tmp_path / "cells").mkdir()
-    with MlflowServer(tmp_path / "srv", tmp_path / "logs", name="mlflow-server-sqlite") as srv:
-        env = psutil.Process(srv.pids()[0]).environ()  # the server is guarded like the cells
-        assert env["PYTHONPATH"].split(os.pathsep)[0] == str(netguard.SITE_DIR)
-        assert env[netguard.LOG_VAR] == str(srv.network.path)
-        record = run_cell(Cell("mlflow", "server-sqlite"), plan(), tmp_path / "cells",
-                          {"mlflow-server-sqlite": srv})
+    env = psutil.Process(srv.pids()[0]).environ()  # the server is guarded like the cells
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(netguard.SITE_DIR)
+    assert env[netguard.LOG_VAR] == str(srv.network.path)
+    record = run_cell(Cell("mlflow", "server-sqlite"), plan(), tmp_path / "cells",
+                      {"mlflow-server-sqlite": srv})
     assert record["status"] == "ok", record["error"]
     for kind in ("params", "points", "artifacts"):
         fid = record["fidelity"][kind]
