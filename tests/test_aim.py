@@ -24,16 +24,14 @@ import psutil
 import pytest
 
 from adapters.base import sha256_bytes
-from harness.measure.isolation import private_env
-from harness.measure.netguard import GuardLog, guard_env
 from harness.measure.values import same_value
 from harness.services.aim_server import AimServer
 from harness.services.base import port_open, tree
 from harness.services.http import http_json
+from tests.sandbox import assert_offline, sandbox_env
 
 pytest.importorskip("aim", reason="aim is not installed (the `tools` extra)")
 
-REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 60
 
 # Logs one run through the adapter as the spec says; a kill point SIGKILLs it mid-run.
@@ -124,12 +122,8 @@ def sandbox(tmp_path: Path) -> Iterator[Path]:
 
 
 def _env(sandbox: Path) -> dict[str, str]:
-    env = private_env(sandbox / "proc", {"PYTHONPATH": str(REPO)})
-    return guard_env(env, sandbox / "net.jsonl")
-
-
-def _assert_offline(sandbox: Path) -> None:
-    assert GuardLog(sandbox / "net.jsonl").take_new() == [], "Aim tried to reach the network"
+    """The sandbox's environment (HOME and TMPDIR under ``proc``), attempts to aim.net.jsonl."""
+    return sandbox_env(sandbox / "proc", sandbox / "aim.net.jsonl")
 
 
 def _spec(sandbox: Path, label: str, *, scenario: str = "local", profile: str = "lean",
@@ -242,7 +236,7 @@ def test_local_round_trip_with_bad_input(sandbox: Path) -> None:
     assert metrics["duplicate"] == [[1, 2.0]]  # the same step again overwrites the point
     assert "text" not in metrics
     assert stored["system_metrics"] == {} and stored["alerts"] == []
-    _assert_offline(sandbox)
+    assert_offline(sandbox)
 
 
 def test_server_round_trip(server: AimServer, sandbox: Path) -> None:
@@ -260,7 +254,7 @@ def test_server_round_trip(server: AimServer, sandbox: Path) -> None:
     _check_round_trip(stored, spec)
     assert f"read through the Aim server at {server.uri}" in stored["notes"]
     assert server.disk_bytes() > 4096
-    _assert_offline(sandbox)
+    assert_offline(sandbox)
 
 
 def test_server_has_no_auth_and_no_rest_api(server: AimServer) -> None:
@@ -290,7 +284,7 @@ def test_profiles_and_the_system_metrics_probe(sandbox: Path) -> None:
     assert any(note.startswith("other sequences Aim stored: logs x") for note in defaults["notes"])
     assert probe["system_metrics"] and max(probe["system_metrics"].values()) >= 3
     assert all(name.startswith("__system__") for name in probe["system_metrics"])
-    _assert_offline(sandbox)
+    assert_offline(sandbox)
 
 
 def test_killed_runs_read_back_what_was_kept(server: AimServer, sandbox: Path) -> None:
@@ -316,7 +310,7 @@ def test_killed_runs_read_back_what_was_kept(server: AimServer, sandbox: Path) -
     for name, points in remote["metrics"].items():
         by_step = dict(map(tuple, handed[name]))
         assert all(same_value(by_step[step], value) for step, value in points), name
-    _assert_offline(sandbox)
+    assert_offline(sandbox)
 
 
 def test_server_stops_by_pid_leaving_nothing(server: AimServer) -> None:
