@@ -161,7 +161,13 @@ def test_the_stage_records_levels_queries_crosscheck_and_floor(tmp_path: Path,
     assert load["done"] and data["kind"] == "load"
     assert [(r["model"], r["users"]) for r in load["levels"]] == [
         ("open", 1), ("closed", 1), ("open", 2), ("closed", 2)]
-    assert all(r["points"]["stored"] == r["points"]["sent"] > 0 for r in load["levels"])
+    for record in load["levels"]:
+        points = record["points"]
+        # Every run read back and every acknowledged point found. A request that failed under
+        # this machine's load is sent but not acknowledged, and then shows as an error.
+        assert points["runs_unread"] == 0 and points["acked_lost"] == 0, record
+        assert 0 < points["acked"] <= points["stored"] <= points["sent"], record
+        assert points["acked"] == points["sent"] or record["errors"], record
     assert [q["runs"] for q in load["queries"]] == [10, 30]
     for query in load["queries"]:
         assert len(query["idle"]) == 4
