@@ -5,6 +5,7 @@ the offline guard logging each process's network attempts to its own file."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,9 @@ def assert_offline(cell: Path) -> None:
     """No process of ``cell`` reached for the network."""
     attempts = [netguard.GuardLog(log).take_new() for log in cell.glob("*.net.jsonl")]
     assert attempts == [[] for _ in attempts], attempts
+
+
+def interruptible() -> None:
+    """Ctrl-C as in a terminal: a shell running us in the background (as CI may) ignores SIGINT,
+    and an ignored SIGINT survives exec, so Python would never raise KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

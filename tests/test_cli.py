@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 import adapters
+from tests.sandbox import interruptible
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = ("tool", "tool_version", "scenario", "profile", "repeat", "status", "error",
@@ -181,12 +182,6 @@ def test_ctrl_c_stops_every_process_and_keeps_finished_cells(tmp_path: Path, sig
     assert not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     data = json.loads((out_dir / "results.json").read_text())
     assert [c["tool"] for c in data["cells"]] == ["none", "null"]
-
-
-def interruptible() -> None:
-    """Ctrl-C as in a terminal: a shell running us in the background (as CI may) ignores SIGINT,
-    and an ignored SIGINT survives exec, so Python would never raise KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _is_measured_cell_of(tool: str, proc: psutil.Process) -> bool:

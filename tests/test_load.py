@@ -22,6 +22,7 @@ from harness.load.level import generator_bound
 from harness.plan import Plan
 from harness.results.team_scale import not_held, saturation, scalability_verdict
 from harness.services.http import http_json
+from tests.sandbox import interruptible
 
 # Found, not imported: Locust patches the standard library with gevent as it imports (it runs
 # in its own processes), which would break every later test of this session.
@@ -209,7 +210,7 @@ def test_ctrl_c_mid_level_leaves_no_process_or_port(tmp_path: Path) -> None:
     env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "results.json")],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(
             "locust" in " ".join(p.info["cmdline"] or []) for p in _ours(tmp_path)):

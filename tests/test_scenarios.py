@@ -20,7 +20,7 @@ from harness.measure.cell import run_cell  # noqa: E402
 from harness.plan import Cell, Plan  # noqa: E402
 from harness.services.base import tree  # noqa: E402
 from harness.services.pool import ServicePool  # noqa: E402
-from tests.test_cli import interruptible  # noqa: E402
+from tests.sandbox import interruptible  # noqa: E402
 from tests.test_secrets import _files_holding  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
