@@ -1,6 +1,7 @@
 """The sandbox the SDK tests run their processes in, as the harness runs a cell's: private
 HOME, XDG dirs and TMPDIR, the parent's tool settings stripped (harness.measure.isolation), and
-the offline guard logging each process's network attempts to its own file."""
+the offline guard logging each process's network attempts to its own file; and a child that
+answers Ctrl-C even when the suite runs from a background shell."""
 
 from __future__ import annotations
 

@@ -38,6 +38,13 @@ def backends(tmp_path: Path):
     pool.close()
 
 
+def _assert_kept_what_it_acknowledged(record: dict) -> None:
+    """Every run of the level read back, and every point the server acknowledged found in it."""
+    points = record["points"]
+    assert points["runs_unread"] == 0 and points["acked_lost"] == 0, record
+    assert 0 < points["acked"] <= points["stored"] <= points["sent"], record
+
+
 @pytest.mark.parametrize("label", ["mlflow:fasttrackml", "mlflow:server-sqlite"])
 def test_a_level_on_a_real_server_keeps_what_it_was_sent(label: str, tmp_path: Path,
                                                          backends: targets.Backends) -> None:
@@ -72,8 +79,7 @@ def test_an_open_loop_job_steps_at_its_rate(tmp_path: Path, backends: targets.Ba
     batches = record["endpoints"]["runs/log-batch metrics"]["requests"]
     assert 2 * 4 * 2 <= batches <= 2 * 4 * 3 + 2  # 4 steps/s for about 3 s, not flat out
     # The batch in flight when the level stops may land or not: nothing acknowledged is lost.
-    points = record["points"]
-    assert points["acked_lost"] == 0 and points["acked"] <= points["stored"] <= points["sent"]
+    _assert_kept_what_it_acknowledged(record)
 
 
 def _kill_once_logging(target: targets.Target, timeout_s: float = 60.0) -> None:
@@ -163,12 +169,9 @@ def test_the_stage_records_levels_queries_crosscheck_and_floor(tmp_path: Path,
     assert [(r["model"], r["users"]) for r in load["levels"]] == [
         ("open", 1), ("closed", 1), ("open", 2), ("closed", 2)]
     for record in load["levels"]:
-        points = record["points"]
-        # Every run read back and every acknowledged point found. A request that failed under
-        # this machine's load is sent but not acknowledged, and then shows as an error.
-        assert points["runs_unread"] == 0 and points["acked_lost"] == 0, record
-        assert 0 < points["acked"] <= points["stored"] <= points["sent"], record
-        assert points["acked"] == points["sent"] or record["errors"], record
+        _assert_kept_what_it_acknowledged(record)
+        # A request that failed under this machine's load is sent, not acknowledged: an error.
+        assert record["points"]["acked"] == record["points"]["sent"] or record["errors"], record
     assert [q["runs"] for q in load["queries"]] == [10, 30]
     for query in load["queries"]:
         assert len(query["idle"]) == 4
